@@ -1,0 +1,1 @@
+"""The bundled addons, importable as ``migasfree_addons.<name>`` (see setup.py)."""

@@ -1,0 +1,155 @@
+"""colander helpers: reading the body, validating it, and the field types the API shares."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import colander
+
+from .errors import bad_request, validation_error
+
+
+def json_body(request) -> dict:
+    """The request body as a JSON object, or a 400 in the common error shape."""
+    try:
+        body = request.json_body
+    except ValueError as error:
+        raise bad_request(f"Invalid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise bad_request("Invalid data. Expected a JSON object.")
+    return body
+
+
+def flatten_errors(error: colander.Invalid) -> dict[str, str]:
+    messages = {}
+    for path, message in error.asdict().items():
+        # colander names list items "field.0"; keep the field name clients know.
+        name = path.split(".")[0]
+        messages.setdefault(name, message)
+    return messages
+
+
+def validate(schema: colander.SchemaNode, data: dict, location: str = "body") -> dict:
+    try:
+        return schema.deserialize(data)
+    except colander.Invalid as error:
+        raise validation_error(flatten_errors(error), location) from None
+
+
+def partial(schema: colander.SchemaNode) -> colander.SchemaNode:
+    """A copy of ``schema`` where every field is optional (PATCH semantics)."""
+    clone = copy.deepcopy(schema)
+    for child in clone.children:
+        child.missing = colander.drop
+    return clone
+
+
+class LenientBoolean(colander.Boolean):
+    """JSON true/false, and the strings and numbers form posts send."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if isinstance(cstruct, bool):
+            return cstruct
+        if isinstance(cstruct, int) and cstruct in (0, 1):
+            return bool(cstruct)
+        if isinstance(cstruct, str) and cstruct.lower() in {"true", "false", "1", "0"}:
+            return cstruct.lower() in {"true", "1"}
+        raise colander.Invalid(node, "Must be a valid boolean.")
+
+
+class StrictInt(colander.Int):
+    """An integer that refuses floats, booleans and numeric garbage."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null or cstruct is None:
+            return colander.null
+        if isinstance(cstruct, bool) or (isinstance(cstruct, float) and not cstruct.is_integer()):
+            raise colander.Invalid(node, "A valid integer is required.")
+        if isinstance(cstruct, str) and not cstruct.strip().lstrip("-").isdigit():
+            raise colander.Invalid(node, "A valid integer is required.")
+        return int(cstruct)
+
+
+class NullableString(colander.String):
+    """A string where JSON null means "no value" (nullable text columns)."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is None:
+            return None
+        if not isinstance(cstruct, str | int | float) or isinstance(cstruct, bool):
+            raise colander.Invalid(node, "Not a valid string.")
+        return super().deserialize(node, str(cstruct))
+
+
+def Text(max_length: int | None = None, *, required=True, nullable=False, min_length=1, **kw):
+    """A text field. ``required`` fields must be present and non-blank."""
+    validators = []
+    if max_length:
+        validators.append(colander.Length(max=max_length))
+    if required and min_length:
+        validators.append(colander.Length(min=min_length))
+    node_type = NullableString() if nullable else colander.String()
+    kw.setdefault("missing", colander.required if required else (None if nullable else ""))
+    return colander.SchemaNode(
+        node_type, validator=colander.All(*validators) if validators else None, **kw
+    )
+
+
+def Integer(*, required=True, nullable=False, minimum=None, maximum=None, **kw):
+    validator = colander.Range(min=minimum, max=maximum) if minimum is not None or maximum else None
+    kw.setdefault("missing", colander.required if required else None)
+    return colander.SchemaNode(StrictInt(), validator=validator, **kw)
+
+
+def Float(*, required=False, **kw):
+    kw.setdefault("missing", colander.required if required else None)
+    return colander.SchemaNode(colander.Float(), **kw)
+
+
+def Boolean(default=None, **kw):
+    kw.setdefault("missing", colander.required if default is None else default)
+    return colander.SchemaNode(LenientBoolean(), **kw)
+
+
+def Date(*, required=False, **kw):
+    kw.setdefault("missing", colander.required if required else None)
+    return colander.SchemaNode(colander.Date(), **kw)
+
+
+def IdList(**kw):
+    """A list of primary keys (many-to-many fields); null counts as empty."""
+    kw.setdefault("missing", [])
+    node = colander.SchemaNode(colander.Sequence(accept_scalar=False), **kw)
+    node.add(colander.SchemaNode(StrictInt(), name="id"))
+    return node
+
+
+def StringList(**kw):
+    """A JSON array of strings, stored newline-joined (``packages_to_install`` and friends)."""
+    kw.setdefault("missing", [])
+    node = colander.SchemaNode(colander.Sequence(accept_scalar=False), **kw)
+    node.add(colander.SchemaNode(colander.String(), name="item"))
+    return node
+
+
+def Choice(choices, *, required=True, default=None, **kw):
+    kw.setdefault("missing", colander.required if required else default)
+    return colander.SchemaNode(
+        colander.String(),
+        validator=colander.OneOf(list(choices)),
+        **kw,
+    )
+
+
+class Schema(colander.MappingSchema):
+    """Base of write schemas: unknown keys are ignored, as DRF does."""
+
+    def schema_type(self, **kw):
+        return colander.Mapping(unknown="ignore")
+
+
+def iso(value: dt.date | dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

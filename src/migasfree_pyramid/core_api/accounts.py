@@ -1,0 +1,5 @@
+"""Placeholder: filled in by the resource work."""
+
+
+def includeme(config) -> None:
+    pass

@@ -1,0 +1,1 @@
+"""Unit tests of the dependency-free business rules (migasfree_pyramid.domain)."""
