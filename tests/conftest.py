@@ -39,8 +39,10 @@ def recreate_database(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
         return
-    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")  # fmt: skip
+    admin = make_engine(
+        parsed.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
     with admin.connect() as conn:
         name = parsed.database
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -81,8 +81,15 @@ class Client:
             return None
         return self.user(name, **roles[name])
 
-    def call(self, method: str, url: str, as_: str | UserProfile | None = "admin", json=None,
-             status=None, **kwargs):  # fmt: skip
+    def call(
+        self,
+        method: str,
+        url: str,
+        as_: str | UserProfile | None = "admin",
+        json=None,
+        status=None,
+        **kwargs,
+    ):
         user = self.role(as_) if isinstance(as_, str) else as_
         headers = {**self.headers(user), **kwargs.pop("headers", {})}
         func = getattr(self.app, f"{method.lower()}_json" if json is not None else method.lower())

@@ -49,9 +49,17 @@ def seed_properties(session) -> None:
     for prefix, name, sort, kind in PROPERTIES:
         if prefix not in existing:
             session.add(
-                Property(prefix=prefix, name=name, sort=sort, kind=kind, language=1,
-                         enabled=True, auto_add=True, code=CLIENT_CODE.get(prefix))
-            )  # fmt: skip
+                Property(
+                    prefix=prefix,
+                    name=name,
+                    sort=sort,
+                    kind=kind,
+                    language=1,
+                    enabled=True,
+                    auto_add=True,
+                    code=CLIENT_CODE.get(prefix),
+                )
+            )
     session.flush()
 
 

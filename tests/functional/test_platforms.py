@@ -19,8 +19,9 @@ def linux(dbsession):
 
 @pytest.fixture
 def debian(dbsession, linux):
-    project = Project(name="debian-12", slug="debian-12", pms="apt", architecture="amd64",
-                      platform=linux)  # fmt: skip
+    project = Project(
+        name="debian-12", slug="debian-12", pms="apt", architecture="amd64", platform=linux
+    )
     dbsession.add(project)
     dbsession.flush()
     return project
@@ -131,15 +132,17 @@ def test_store_unique_per_project(client, debian):
 def test_statement_count_does_not_grow(client, dbsession, statements, linux):
     headers = client.headers(client.role("reader"))
     for i in range(3):
-        dbsession.add(Project(name=f"p{i}", slug=f"p{i}", pms="apt", architecture="amd64",
-                              platform=linux))  # fmt: skip
+        dbsession.add(
+            Project(name=f"p{i}", slug=f"p{i}", pms="apt", architecture="amd64", platform=linux)
+        )
     dbsession.flush()
     with statements:
         client.app.get(f"{API}/projects/", headers=headers)
     few = statements.count
     for i in range(3, 30):
-        dbsession.add(Project(name=f"p{i}", slug=f"p{i}", pms="apt", architecture="amd64",
-                              platform=linux))  # fmt: skip
+        dbsession.add(
+            Project(name=f"p{i}", slug=f"p{i}", pms="apt", architecture="amd64", platform=linux)
+        )
     dbsession.flush()
     with statements:
         client.app.get(f"{API}/projects/", headers=headers)

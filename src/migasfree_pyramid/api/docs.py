@@ -55,8 +55,9 @@ def includeme(config) -> None:
     if not config.get_settings().get("migasfree.docs", True):
         return
     config.add_route("api.schema", "/api/schema/")
-    config.add_view(schema_view, route_name="api.schema", renderer="json",
-                    permission=NO_PERMISSION_REQUIRED)  # fmt: skip
+    config.add_view(
+        schema_view, route_name="api.schema", renderer="json", permission=NO_PERMISSION_REQUIRED
+    )
     config.add_route("docs", "/docs/")
     config.add_view(docs_view, route_name="docs", permission=NO_PERMISSION_REQUIRED)
     config.add_route("docs.init", "/docs/docs-init.js")

@@ -20,9 +20,19 @@ from .errors import validation_error
 TRUE_WORDS = {"true", "1", "yes", "on", "t", "y"}
 FALSE_WORDS = {"false", "0", "no", "off", "f", "n"}
 ALL_LOOKUPS = (
-    "exact", "iexact", "in", "contains", "icontains", "startswith", "istartswith",
-    "isnull", "gt", "gte", "lt", "lte",
-)  # fmt: skip
+    "exact",
+    "iexact",
+    "in",
+    "contains",
+    "icontains",
+    "startswith",
+    "istartswith",
+    "isnull",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+)
 
 
 def parse_bool(text: str) -> bool:
@@ -201,10 +211,12 @@ def apply_ordering(
     unknown = [name for name in names if name.lstrip("-") not in allowed]
     if unknown:
         raise validation_error(
-            {"ordering": f"Unknown ordering field(s): {', '.join(unknown)}. "
-             f"Allowed: {', '.join(sorted(allowed))}."},
+            {
+                "ordering": f"Unknown ordering field(s): {', '.join(unknown)}. "
+                f"Allowed: {', '.join(sorted(allowed))}."
+            },
             "querystring",
-        )  # fmt: skip
+        )
     names = names or list(default)
     clauses = []
     for name in names:

@@ -88,9 +88,13 @@ def _list_parameters(resource) -> list[dict]:
     if resource.ordering:
         allowed = ", ".join(sorted(resource.ordering))
         params.append(
-            {"name": "ordering", "in": "query", "schema": {"type": "string"},
-             "description": f"comma-separated, - for descending: {allowed}"}
-        )  # fmt: skip
+            {
+                "name": "ordering",
+                "in": "query",
+                "schema": {"type": "string"},
+                "description": f"comma-separated, - for descending: {allowed}",
+            }
+        )
     if resource.search_fields:
         params.append({"name": "search", "in": "query", "schema": {"type": "string"}})
     for name, spec in sorted(resource.filters.items()):
@@ -135,8 +139,11 @@ def build_openapi(request) -> dict:
                 and method in {"POST", "PUT", "PATCH"}
                 and kind in {"collection", "item"}
             ):
-                operation["requestBody"] = {"content": {"application/json": {
-                    "schema": colander_to_json_schema(resource.schema())}}}  # fmt: skip
+                operation["requestBody"] = {
+                    "content": {
+                        "application/json": {"schema": colander_to_json_schema(resource.schema())}
+                    }
+                }
             paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.0.3",

@@ -26,7 +26,7 @@ def invalid_pk(field: str, pk) -> Exception:
 
 
 def load_rows(request, model, ids, field: str) -> list:
-    """Rows of ``model`` for ``ids`` in the given order; a 400 naming ``field`` if any is missing."""
+    """Rows of ``model`` for ``ids``, in order; a 400 naming ``field`` if any is missing."""
     wanted = list(dict.fromkeys(ids or []))
     if not wanted:
         return []

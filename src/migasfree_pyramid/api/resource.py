@@ -209,8 +209,12 @@ def filter_view(request):
     """POST ``filter/``: the same list with filters in the JSON body (long ``id__in`` lists)."""
     context = request.context
     params = dict(request.GET.items())
-    params.update({k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
-                   for k, v in json_body(request).items()})  # fmt: skip
+    params.update(
+        {
+            k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
+            for k, v in json_body(request).items()
+        }
+    )
     query = listed_query(request, context, params)
     return paginate(request, query, lambda rows: context.resource.load_list(rows, request))
 

@@ -30,10 +30,11 @@ class PlatformResource(Resource):
         "id": Filter(Platform.id, "int", ("exact", "in")),
         "name": Filter(Platform.name, "str", ("exact", "icontains")),
         "project__id": Filter(
-            type="int", lookups=("exact", "in"),
+            type="int",
+            lookups=("exact", "in"),
             clause=related(Project.platform_id, Project.id, owner_id=Platform.id),
         ),
-    }  # fmt: skip
+    }
     search_fields = (Platform.name,)
     ordering = {"id": Platform.id, "name": Platform.name}
     default_ordering = ("name",)
@@ -56,8 +57,9 @@ class ProjectSchema(Schema):
 
 
 def _project_related(column, target):
-    return Filter(type="int", lookups=("exact", "in"),
-                  clause=related(column, target, owner_id=Project.id))  # fmt: skip
+    return Filter(
+        type="int", lookups=("exact", "in"), clause=related(column, target, owner_id=Project.id)
+    )
 
 
 class ProjectResource(Resource):
@@ -109,8 +111,9 @@ class ProjectResource(Resource):
             if not slug:
                 raise raise_invalid("name", "The name must contain letters or digits.")
             ensure_unique(request, Project, "name", {"name": name}, obj.id)
-            ensure_unique(request, Project, "name", {"slug": slug}, obj.id,
-                          "Project slug already exists")  # fmt: skip
+            ensure_unique(
+                request, Project, "name", {"slug": slug}, obj.id, "Project slug already exists"
+            )
             obj.name, obj.slug = name, slug
         if "platform" in data:
             obj.platform = load_row(request, Platform, data["platform"], "platform")
@@ -134,10 +137,11 @@ class StoreResource(Resource):
         "name": Filter(Store.name, "str", ("exact", "icontains")),
         "project__id": Filter(Store.project_id, "int", ("exact", "in")),
         "packageset__id": Filter(
-            type="int", lookups=("exact", "in"),
+            type="int",
+            lookups=("exact", "in"),
             clause=related(PackageSet.store_id, PackageSet.id, owner_id=Store.id),
         ),
-    }  # fmt: skip
+    }
     search_fields = (Store.name,)
     ordering = {"id": Store.id, "name": Store.name, "slug": Store.slug, "project": Store.project_id}
     default_ordering = ("name", "project")
@@ -161,10 +165,22 @@ class StoreResource(Resource):
             if not slug:
                 raise raise_invalid("name", "The name must contain letters or digits.")
             project_id = obj.project.id
-            ensure_unique(request, Store, "name", {"name": data["name"], "project_id": project_id},
-                          obj.id, "A store with this name already exists in the project.")  # fmt: skip
-            ensure_unique(request, Store, "name", {"slug": slug, "project_id": project_id},
-                          obj.id, "A store with this slug already exists in the project.")  # fmt: skip
+            ensure_unique(
+                request,
+                Store,
+                "name",
+                {"name": data["name"], "project_id": project_id},
+                obj.id,
+                "A store with this name already exists in the project.",
+            )
+            ensure_unique(
+                request,
+                Store,
+                "name",
+                {"slug": slug, "project_id": project_id},
+                obj.id,
+                "A store with this slug already exists in the project.",
+            )
             obj.name, obj.slug = data["name"], slug
 
 

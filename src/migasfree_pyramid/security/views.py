@@ -15,7 +15,7 @@ from .passwords import burn_time, hash_password, needs_rehash, verify_password
 from .tokens import REFRESH, create_api_token
 
 BAD_CREDENTIALS = "Unable to log in with provided credentials."
-BAD_TOKEN = "Token is invalid or expired"
+BAD_TOKEN = "Token is invalid or expired"  # noqa: S105 (a message, not a secret)
 
 
 class CredentialsSchema(Schema):
