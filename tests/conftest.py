@@ -156,3 +156,11 @@ def _isolated_dirs(tmp_path, app_config, monkeypatch):
     for key in ("migasfree.var_dir", "migasfree.public_dir", "migasfree.keys_dir"):
         monkeypatch.setitem(settings, key, str(tmp_path / key.split(".")[1]))
     os.makedirs(tmp_path / "keys_dir", exist_ok=True)
+
+
+@pytest.fixture
+def make(dbsession):
+    """Test data factories (see tests/factories.py)."""
+    from .factories import Factory
+
+    return Factory(dbsession)
