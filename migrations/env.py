@@ -14,6 +14,7 @@ from pyramid.paster import get_appsettings, setup_logging
 
 from migasfree_pyramid.db import make_engine
 from migasfree_pyramid.models import Base
+from migasfree_pyramid.models.meta import UTCDateTime
 from migasfree_pyramid.settings import CORE_SETTINGS, read_settings
 
 config = context.config
@@ -36,6 +37,13 @@ def import_addon_models(addons) -> None:
             continue
 
 
+def render_item(type_, obj, autogen_context):
+    """Autogenerate writes our portable types as plain SQLAlchemy types."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations() -> None:
     settings = app_settings()
     import_addon_models(settings.get("migasfree.addons", []))
@@ -50,6 +58,7 @@ def run_migrations() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             transaction_per_migration=True,
             compare_type=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":

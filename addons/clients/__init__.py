@@ -16,3 +16,5 @@ SETTINGS = (
 def includeme(config) -> None:
     settings = config.get_settings()
     settings.update(read_settings(settings, SETTINGS))
+    # Registers the addon's tables in the shared metadata.
+    from . import models  # noqa: F401

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import glob
+import importlib
 import os
 
 from alembic import command
 from alembic.config import Config
+from pyramid.paster import get_appsettings
+
+from ..settings import as_list
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -16,16 +19,35 @@ def migrations_dir() -> str:
     return os.path.join(ROOT, "migrations")
 
 
-def version_locations() -> list[str]:
-    addon_dirs = sorted(glob.glob(os.path.join(ROOT, "addons", "*", "migrations")))
-    return [os.path.join(migrations_dir(), "versions"), *addon_dirs]
+def version_locations(addons) -> list[str]:
+    """The core's history plus the branch of each enabled addon that has migrations.
+
+    A disabled addon's branch is left out, so ``upgrade heads`` creates none of its tables.
+    """
+    locations = [os.path.join(migrations_dir(), "versions")]
+    for name in addons:
+        module = importlib.import_module(f"migasfree_addons.{name}")
+        folder = os.path.join(os.path.dirname(module.__file__), "migrations")
+        if os.path.isdir(folder):
+            locations.append(folder)
+    return locations
 
 
-def alembic_config(ini_path: str | None = None, **attributes) -> Config:
+def enabled_addons(ini_path: str | None, settings: dict | None) -> list[str]:
+    if settings is not None:
+        return as_list(settings.get("migasfree.addons", []))
+    if ini_path is None:
+        return []
+    return as_list(get_appsettings(ini_path).get("migasfree.addons", ""))
+
+
+def alembic_config(ini_path: str | None = None, addons=None, **attributes) -> Config:
     cfg = Config(ini_path) if ini_path else Config()
+    if addons is None:
+        addons = enabled_addons(ini_path, attributes.get("settings"))
     cfg.set_main_option("script_location", migrations_dir())
     cfg.set_main_option("path_separator", "space")
-    cfg.set_main_option("version_locations", " ".join(version_locations()))
+    cfg.set_main_option("version_locations", " ".join(version_locations(addons)))
     cfg.attributes.update(attributes)
     return cfg
 
