@@ -36,6 +36,10 @@ class AdminIdentity:
     def id(self) -> str:
         return f"user:{self.user.id}"
 
+    @property
+    def userid(self) -> str:
+        return self.id
+
     def __principals__(self) -> list[str]:
         principals = [Authenticated, self.id]
         principals += [f"group:{name}" for name in self.groups]
@@ -57,8 +61,12 @@ class AgentIdentity:
     principals: list[str] = field(default_factory=list)
     data: dict = field(default_factory=dict)
 
+    @property
+    def userid(self) -> str:
+        return f"{self.kind}:{self.id}"
+
     def __principals__(self) -> list[str]:
-        return [Authenticated, AGENT, f"{self.kind}:{self.id}", *self.principals]
+        return [Authenticated, AGENT, self.userid, *self.principals]
 
 
 def load_permissions(session, user: UserProfile) -> tuple[frozenset[str], tuple[str, ...]]:
@@ -137,7 +145,7 @@ class SecurityPolicy:
 
     def authenticated_userid(self, request):
         identity = request.identity
-        return None if identity is None else identity.id
+        return None if identity is None else identity.userid
 
     def permits(self, request, context, permission):
         identity = request.identity
