@@ -32,7 +32,29 @@ TESTING_INI = ROOT / "testing.ini"
 
 
 def database_url() -> str:
-    return expand_env("sqlalchemy.url", get_appsettings(str(TESTING_INI))["sqlalchemy.url"])
+    """testing.ini's database, or MIGASFREE_TEST_DATABASE_URL's. Without the variable each run
+    gets its own database (suffixed with the process id), so that concurrent runs on one
+    machine never drop each other's database."""
+    url = expand_env("sqlalchemy.url", get_appsettings(str(TESTING_INI))["sqlalchemy.url"])
+    parsed = make_url(url)
+    if "MIGASFREE_TEST_DATABASE_URL" in os.environ or parsed.get_backend_name() != "postgresql":
+        return url
+    return parsed.set(database=f"{parsed.database}_{os.getpid()}").render_as_string(
+        hide_password=False
+    )
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = make_engine(
+        parsed.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def recreate_database(url: str) -> None:
@@ -71,6 +93,8 @@ def engine(settings):
     migrate(engine, url)
     yield engine
     engine.dispose()
+    if "MIGASFREE_TEST_DATABASE_URL" not in os.environ:
+        drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -280,7 +280,8 @@ def _update(request, is_partial: bool):
     context = request.context
     resource = context.resource
     schema = resource.write_schema(request, context.obj)
-    data = validate(partial(schema) if is_partial else schema, json_body(request))
+    body = json_body(request)
+    data = validate(partial(schema, body.keys()) if is_partial else schema, body)
     resource.update(request, context.obj, data)
     flush_or_conflict(request)
     request.dbsession.refresh(context.obj)

@@ -37,9 +37,21 @@ def validate(schema: colander.SchemaNode, data: dict, location: str = "body") ->
         raise validation_error(flatten_errors(error), location) from None
 
 
-def partial(schema: colander.SchemaNode) -> colander.SchemaNode:
-    """A copy of ``schema`` where every field is optional (PATCH semantics)."""
+def partial(schema: colander.SchemaNode, present=None) -> colander.SchemaNode:
+    """PATCH semantics: a copy of ``schema`` that validates only the fields sent.
+
+    With ``present`` (the keys of the body), the other fields are removed and the sent ones keep
+    their full rules, so ``{"name": ""}`` is still refused for a required name. Without it every
+    field becomes optional (``colander.drop``), which cannot tell an empty value from an absent
+    one: callers that have the body should pass its keys.
+    """
     clone = copy.deepcopy(schema)
+    if present is not None:
+        keep = set(present)
+        for child in list(clone.children):
+            if child.name not in keep:
+                clone.children.remove(child)
+        return clone
     for child in clone.children:
         child.missing = colander.drop
     return clone
@@ -61,9 +73,19 @@ class LenientBoolean(colander.Boolean):
 
 
 class StrictInt(colander.Int):
-    """An integer that refuses floats, booleans and numeric garbage."""
+    """An integer that refuses floats, booleans and numeric garbage.
+
+    With ``nullable`` an explicit JSON null is the value None (clears a nullable foreign key);
+    otherwise null counts as absent.
+    """
+
+    def __init__(self, nullable: bool = False):
+        super().__init__()
+        self.nullable = nullable
 
     def deserialize(self, node, cstruct):
+        if cstruct is None and self.nullable:
+            return None
         if cstruct is colander.null or cstruct is None:
             return colander.null
         if isinstance(cstruct, bool) or (isinstance(cstruct, float) and not cstruct.is_integer()):
@@ -77,6 +99,8 @@ class NullableString(colander.String):
     """A string where JSON null means "no value" (nullable text columns)."""
 
     def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
         if cstruct is None:
             return None
         if not isinstance(cstruct, str | int | float) or isinstance(cstruct, bool):
@@ -94,14 +118,30 @@ def Text(max_length: int | None = None, *, required=True, nullable=False, min_le
     node_type = NullableString() if nullable else colander.String()
     kw.setdefault("missing", colander.required if required else (None if nullable else ""))
     return colander.SchemaNode(
-        node_type, validator=colander.All(*validators) if validators else None, **kw
+        node_type, validator=skip_none(colander.All(*validators)) if validators else None, **kw
     )
 
 
+def skip_none(validator):
+    """Validators check values; an explicit null of a nullable field has nothing to check."""
+
+    def check(node, value):
+        if value is not None:
+            validator(node, value)
+
+    return check
+
+
 def Integer(*, required=True, nullable=False, minimum=None, maximum=None, **kw):
-    validator = colander.Range(min=minimum, max=maximum) if minimum is not None or maximum else None
+    bounds = colander.Range(min=minimum, max=maximum) if minimum is not None or maximum else None
+
+    def validator(node, value):
+        # An explicit null (nullable fields) has no bounds to check.
+        if bounds is not None and value is not None:
+            bounds(node, value)
+
     kw.setdefault("missing", colander.required if required else None)
-    return colander.SchemaNode(StrictInt(), validator=validator, **kw)
+    return colander.SchemaNode(StrictInt(nullable=nullable), validator=validator, **kw)
 
 
 def Float(*, required=False, **kw):
@@ -119,10 +159,19 @@ def Date(*, required=False, **kw):
     return colander.SchemaNode(colander.Date(), **kw)
 
 
+class ListOrNull(colander.Sequence):
+    """A JSON array; an explicit null is the empty list (many-to-many fields, text lists)."""
+
+    def deserialize(self, node, cstruct, accept_scalar=None):
+        if cstruct is None:
+            return []
+        return super().deserialize(node, cstruct, accept_scalar)
+
+
 def IdList(**kw):
     """A list of primary keys (many-to-many fields); null counts as empty."""
     kw.setdefault("missing", [])
-    node = colander.SchemaNode(colander.Sequence(accept_scalar=False), **kw)
+    node = colander.SchemaNode(ListOrNull(accept_scalar=False), **kw)
     node.add(colander.SchemaNode(StrictInt(), name="id"))
     return node
 
@@ -130,7 +179,7 @@ def IdList(**kw):
 def StringList(**kw):
     """A JSON array of strings, stored newline-joined (``packages_to_install`` and friends)."""
     kw.setdefault("missing", [])
-    node = colander.SchemaNode(colander.Sequence(accept_scalar=False), **kw)
+    node = colander.SchemaNode(ListOrNull(accept_scalar=False), **kw)
     node.add(colander.SchemaNode(colander.String(), name="item"))
     return node
 

@@ -47,3 +47,64 @@ def get_or_create(
 
 def property_by_prefix(session, prefix: str) -> Property | None:
     return session.scalars(select(Property).where(Property.prefix == prefix)).first()
+
+
+def insert_ignoring_conflicts(session, table, rows: list[dict]) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite (one statement)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(table).values(rows).on_conflict_do_nothing())
+
+
+def bulk_get_or_create(session, items) -> dict[tuple[int, str], int]:
+    """Attribute ids for many ``(property, AttributeValue, force)`` items in three statements.
+
+    Existing rows are read in one query; the missing ones that their property accepts
+    (``auto_add`` or ``force``) are inserted in one statement and read back in one more.
+    Truncated values get a Notification each, as single-row creation does.
+    """
+    wanted: dict[tuple[int, str], tuple] = {}
+    for prop, parsed, force in items:
+        wanted.setdefault((prop.id, parsed.value), (prop, parsed, force))
+    if not wanted:
+        return {}
+    found = _read_ids(session, list(wanted))
+    missing = [item for key, item in wanted.items() if key not in found]
+    creatable = [(p, v) for p, v, force in missing if force or p.auto_add]
+    if creatable:
+        insert_ignoring_conflicts(
+            session,
+            Attribute.__table__,
+            [
+                {"property_att_id": p.id, "value": v.value, "description": v.description}
+                for p, v in creatable
+            ],
+        )
+        found.update(_read_ids(session, [(p.id, v.value) for p, v in creatable]))
+        for prop, parsed in creatable:
+            if parsed.truncated:
+                session.add(
+                    Notification(
+                        message=(
+                            f"The value of the attribute [{prop.prefix}] has more than 250 "
+                            f"characters. The original value is truncated: {parsed.original}"
+                        )
+                    )
+                )
+    return found
+
+
+def _read_ids(session, keys: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    from sqlalchemy import tuple_
+
+    rows = session.execute(
+        select(Attribute.property_att_id, Attribute.value, Attribute.id).where(
+            tuple_(Attribute.property_att_id, Attribute.value).in_(keys)
+        )
+    )
+    return {(prop_id, value): id_ for prop_id, value, id_ in rows}

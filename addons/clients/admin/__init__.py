@@ -1,0 +1,5 @@
+"""Admin API of what clients report (placeholder until its implementation lands)."""
+
+
+def includeme(config) -> None:
+    pass

@@ -1,0 +1,216 @@
+"""``computers/attributes/``: rebuilding a computer's sync attributes (protocol-v5 7.1, B.2).
+
+Order: client properties by kind, the computer's tags by kind, basic attributes, then domains
+(``DMN-<name>``) and attribute sets. The original evaluated domains right after the client
+properties (spec F.5), so a domain defined by a basic attribute (``PRJ-...``) or reached through
+a sub-tag (``DMN-NORTH.lab`` expanding to ``DMN-NORTH``) never matched at sync time while the
+admin scoping did; evaluating them on the complete list makes both agree.
+
+A fixed number of statements whatever the number of attributes: properties, tags and the rule
+tables are read once; attributes are fetched and created in bulk; the link table is diffed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, select
+
+from migasfree_pyramid.domain.attribute_sets import evaluate_sets
+from migasfree_pyramid.domain.attributes import (
+    AttributeValue,
+    basic_attribute_values,
+    expand_attribute_values,
+    split_value_description,
+)
+from migasfree_pyramid.domain.matching import domain_tag_value, matching_domains
+from migasfree_pyramid.models import Attribute, ClientUser, Notification, Property
+from migasfree_pyramid.models.attributes import ALL_SYSTEMS_VALUE
+from migasfree_pyramid.models.computers import computer_sync_attributes, computer_tags
+from migasfree_pyramid.models.meta import utcnow
+from migasfree_pyramid.services.attributes import bulk_get_or_create
+
+from . import rules
+from .network import client_ip
+
+DOMAIN_PROPERTY = {"prefix": "DMN", "name": "DOMAIN", "sort": "server", "kind": "L"}
+
+
+def sync_user(request, name: str, fullname: str) -> ClientUser:
+    session = request.dbsession
+    user = session.scalars(
+        select(ClientUser).where(ClientUser.name == name).order_by(ClientUser.id)
+    ).first()
+    if user is None:
+        user = ClientUser(name=name, fullname=fullname)
+        session.add(user)
+        session.add(Notification(message=f"User [{name}] registered by IP [{client_ip(request)}]."))
+        session.flush()
+    elif fullname and user.fullname != fullname:
+        user.fullname = fullname
+    return user
+
+
+def tag_values(session, computer_id: int) -> list[tuple[Property, str]]:
+    """The computer's tags whose property is enabled, as ``(property, raw value)``."""
+    rows = session.execute(
+        select(Property, Attribute.value)
+        .join(Attribute, Attribute.property_att_id == Property.id)
+        .join(computer_tags, computer_tags.c.attribute_id == Attribute.id)
+        .where(computer_tags.c.computer_id == computer_id, Property.enabled.is_(True))
+    ).all()
+    return [(prop, value) for prop, value in rows]
+
+
+def rebuild(request, computer, claims: dict) -> list[int]:
+    """Recompute and store the computer's sync attributes; returns their ids."""
+    session = request.dbsession
+    properties = {p.prefix: p for p in session.scalars(select(Property))}
+    items: list[tuple[Property, AttributeValue, bool]] = []
+
+    reported = claims.get("sync_attributes") or {}
+    for prefix, value in reported.items() if isinstance(reported, dict) else ():
+        prop = properties.get(prefix)
+        # Unknown prefixes (a formula deleted meanwhile) are skipped instead of failing the sync.
+        if prop is None or prop.sort != "client" or not prop.enabled or not isinstance(value, str):
+            continue
+        items += [
+            (prop, parsed, False) for parsed in expand_attribute_values(prop.kind, prop.sort, value)
+        ]
+
+    for prop, value in tag_values(session, computer.id):
+        items += [
+            (prop, parsed, True) for parsed in expand_attribute_values(prop.kind, prop.sort, value)
+        ]
+
+    enabled_basic = {p.prefix for p in properties.values() if p.sort == "basic" and p.enabled}
+    user = computer.sync_user
+    for basic in basic_attribute_values(
+        computer.id,
+        computer.ip_address,
+        computer.project.name,
+        computer.project.platform.name,
+        user.name if user else None,
+        computer.name or "",
+        enabled_basic,
+    ):
+        parsed = split_value_description(basic.value, basic.description)
+        if basic.prefix == "CID":
+            parsed = AttributeValue(basic.value, basic.description, False, basic.value)
+        items.append((properties[basic.prefix], parsed, True))
+
+    ids_by_key = bulk_get_or_create(session, items)
+    attribute_ids = list(
+        dict.fromkeys(
+            ids_by_key[(p.id, v.value)] for p, v, _ in items if (p.id, v.value) in ids_by_key
+        )
+    )
+    attrs = set(attribute_ids)
+
+    domains = matching_domains(rules.domain_rules(session), attrs)
+    if domains:
+        dmn = properties.get("DMN") or _domain_property(session)
+        domain_items = [
+            (dmn, AttributeValue(domain_tag_value(d.name), "", False, d.name), True)
+            for d in domains
+        ]
+        found = bulk_get_or_create(session, domain_items)
+        for _, value, _ in domain_items:
+            attribute_ids.append(found[(dmn.id, value.value)])
+        attrs = set(attribute_ids)
+
+    all_systems = (
+        ids_by_key.get((properties["SET"].id, ALL_SYSTEMS_VALUE)) if "SET" in properties else None
+    )
+    attribute_ids += evaluate_sets(rules.attribute_set_rules(session), attrs, all_systems or 0)
+    attribute_ids = list(dict.fromkeys(attribute_ids))
+    _store(session, computer.id, attribute_ids)
+    _refresh_cid_description(session, properties.get("CID"), computer)
+    return attribute_ids
+
+
+def _domain_property(session) -> Property:
+    prop = Property(**DOMAIN_PROPERTY, enabled=True, auto_add=True)
+    session.add(prop)
+    session.flush()
+    return prop
+
+
+def _store(session, computer_id: int, attribute_ids: list[int]) -> None:
+    """Diff the link table instead of rewriting it: most syncs change nothing."""
+    link = computer_sync_attributes
+    current = set(
+        session.scalars(select(link.c.attribute_id).where(link.c.computer_id == computer_id))
+    )
+    wanted = set(attribute_ids)
+    if current - wanted:
+        session.execute(
+            delete(link).where(
+                link.c.computer_id == computer_id, link.c.attribute_id.in_(current - wanted)
+            )
+        )
+    if wanted - current:
+        session.execute(
+            insert(link),
+            [{"computer_id": computer_id, "attribute_id": a} for a in wanted - current],
+        )
+
+
+def _refresh_cid_description(session, cid_property, computer) -> None:
+    if cid_property is None or not computer.name:
+        return
+    from sqlalchemy import update
+
+    session.execute(
+        update(Attribute)
+        .where(
+            Attribute.property_att_id == cid_property.id,
+            Attribute.value == str(computer.id),
+            Attribute.description.is_distinct_from(computer.name),
+        )
+        .values(description=computer.name)
+    )
+
+
+def _uuid_taken(session, uuid: str, computer_id: int) -> bool:
+    """Another computer owns this uuid: keep ours rather than break the unique constraint."""
+    from migasfree_pyramid.models import Computer
+
+    query = select(Computer.id).where(Computer.uuid == uuid, Computer.id != computer_id)
+    return session.scalars(query.limit(1)).first() is not None
+
+
+def process(request, computer, claims: dict) -> None:
+    """The whole ``attributes/`` call: identity fields, sync user, attributes."""
+    for key, limit in (
+        ("uuid", 36),
+        ("name", 50),
+        ("fqdn", 255),
+        ("sync_user", 50),
+        ("sync_fullname", 100),
+    ):
+        value = claims.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            from .safe import SafeError
+
+            raise SafeError(
+                400, {key: [f"Ensure this field is a string of at most {limit} characters."]}
+            )
+    from .registration import ip_claim
+
+    ip = ip_claim(claims)
+    uuid = claims.get("uuid")
+    if uuid and uuid != computer.uuid and not _uuid_taken(request.dbsession, uuid, computer.id):
+        computer.uuid = uuid
+    if claims.get("name"):
+        computer.name = claims["name"]
+    if claims.get("fqdn") is not None:
+        computer.fqdn = claims["fqdn"]
+    if ip:
+        computer.ip_address = ip
+    computer.forwarded_ip_address = client_ip(request)
+    if claims.get("sync_user"):
+        computer.sync_user = sync_user(
+            request, claims["sync_user"], claims.get("sync_fullname") or ""
+        )
+    computer.sync_start_date = utcnow()
+    request.dbsession.flush()
+    rebuild(request, computer, claims)
