@@ -137,7 +137,9 @@ class ComputerContext(SafeContext):
         cid = claims.get("id")
         if isinstance(cid, bool) or not isinstance(cid, int | str) or not str(cid).isdigit():
             raise SafeError(400, "Malformed claims")
-        computer = request.dbsession.get(Computer, int(cid))
+        cid = int(cid)
+        # Ids beyond the column's range cannot exist; asking the database would be an error.
+        computer = request.dbsession.get(Computer, cid) if 0 < cid < 2**31 else None
         if computer is None:
             raise SafeError(404, NO_COMPUTER, wrapped=False)
         self.computer = computer
