@@ -12,6 +12,7 @@ import importlib
 from alembic import context
 from pyramid.paster import get_appsettings, setup_logging
 
+from migasfree_pyramid.addons import available_addons, load_addon
 from migasfree_pyramid.db import make_engine
 from migasfree_pyramid.models import Base
 from migasfree_pyramid.models.meta import UTCDateTime
@@ -30,9 +31,11 @@ def app_settings() -> dict:
 
 def import_addon_models(addons) -> None:
     """Tables of enabled addons must be in the metadata for autogenerate and comparisons."""
+    available = available_addons()
     for name in addons:
+        module = load_addon(name, available)
         try:
-            importlib.import_module(f"migasfree_addons.{name}.models")
+            importlib.import_module(f"{module.__name__}.models")
         except ModuleNotFoundError:
             continue
 

@@ -7,6 +7,15 @@ from sqlalchemy import select
 from migasfree_pyramid.models import Group, UserProfile
 from migasfree_pyramid.security.passwords import hash_password
 
+_HASHES: dict[str, str] = {}
+
+
+def cached_hash(password: str) -> str:
+    """argon2 is slow on purpose; the tests hash each password once per session."""
+    if password not in _HASHES:
+        _HASHES[password] = hash_password(password)
+    return _HASHES[password]
+
 
 class StatementCounter:
     """Counts SQL statements sent to the database (``with counter.counting():``)."""
@@ -45,7 +54,7 @@ class Client:
         if user is None:
             user = UserProfile(
                 username=username,
-                password=hash_password(password),
+                password=cached_hash(password),
                 is_superuser=superuser,
                 is_staff=True,
                 **fields,

@@ -24,7 +24,9 @@ DOCS_PAGE = """<!DOCTYPE html>
 """
 
 DOCS_INIT = """window.onload = function () {
+  // validatorUrl null: never send the schema's address to the public online validator.
   window.ui = SwaggerUIBundle({url: "%s", dom_id: "#swagger-ui", deepLinking: true,
+    validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "StandaloneLayout"});
 };
@@ -47,7 +49,9 @@ def docs_view(request):
 
 def docs_init_view(request):
     return Response(
-        DOCS_INIT % request.route_path("api.schema"), content_type="application/javascript"
+        DOCS_INIT % request.route_path("api.schema"),
+        content_type="application/javascript",
+        charset="utf-8",
     )
 
 

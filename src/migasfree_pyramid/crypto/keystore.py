@@ -34,6 +34,10 @@ def load_key(path: str) -> jwk.JWK:
     return _parse(path, os.stat(path).st_mtime_ns)
 
 
+class KeyPairError(RuntimeError):
+    """A key pair on disk is incomplete in a way that must not be repaired silently."""
+
+
 def _write_temp(directory: str, data: bytes, mode: int) -> str:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".key-")
     try:
@@ -60,6 +64,13 @@ class KeyStore:
             return
         os.makedirs(self.keys_dir, mode=0o700, exist_ok=True)
         private_path, public_path = self.path(name, True), self.path(name, False)
+        if not os.path.exists(private_path) and os.path.exists(public_path):
+            # Pairing a new private key with the old public key would sign and decrypt nothing
+            # that matches; a person must decide (restore the .pri, or remove the .pub).
+            raise KeyPairError(
+                f"{public_path} exists without {private_path}: restore the private key or "
+                "remove the public one to create a new pair"
+            )
         if not os.path.exists(private_path):
             key = jwk.JWK.generate(kty="RSA", size=KEY_SIZE)
             tmp = _write_temp(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 
 from alembic import command
 from alembic.config import Config
 from pyramid.paster import get_appsettings
 
+from ..addons import available_addons, load_addon
 from ..settings import as_list
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -25,8 +25,10 @@ def version_locations(addons) -> list[str]:
     A disabled addon's branch is left out, so ``upgrade heads`` creates none of its tables.
     """
     locations = [os.path.join(migrations_dir(), "versions")]
+    available = available_addons()
     for name in addons:
-        module = importlib.import_module(f"migasfree_addons.{name}")
+        # Through the entry points, so that a third-party addon's branch is found as well.
+        module = load_addon(name, available)
         folder = os.path.join(os.path.dirname(module.__file__), "migrations")
         if os.path.isdir(folder):
             locations.append(folder)

@@ -7,6 +7,8 @@ request's transaction commits, so a worker never reads rows that were rolled bac
 
 from __future__ import annotations
 
+import os
+
 from huey import Huey
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
@@ -25,6 +27,7 @@ def configure(settings) -> None:
         huey.storage_class = RedisStorage
         huey.storage_kwargs = {"url": settings.get("huey.url") or settings["migasfree.redis_url"]}
     elif backend == "sqlite":
+        os.makedirs(os.path.dirname(settings["huey.sqlite_path"]) or ".", exist_ok=True)
         huey.storage_class = SqliteStorage
         huey.storage_kwargs = {"filename": settings["huey.sqlite_path"]}
     else:
