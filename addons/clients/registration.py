@@ -133,7 +133,7 @@ def create_or_update(request):
         migrate_project(session, computer, project)
         apply_identity_changes(request, computer, name, ip, uuid)
         computer.forwarded_ip_address = forwarded
-        event = computer_service.set_status(session, computer, DEFAULT_STATUS)
+        event = computer_service.set_status(session, computer, DEFAULT_STATUS, request)
         if event is not None:
             request.registry.notify(event)
         session.flush()

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from migasfree_pyramid.core_api.nested import computer_summary
 from migasfree_pyramid.models import Attribute, Computer
 from migasfree_pyramid.models.computers import computer_tags
 
 
 def iso(value):
     return None if value is None else value.isoformat()
-
-
-def summary(computer: Computer) -> str:
-    user = computer.sync_user
-    return f"{computer.status}, {computer.project.name}, {computer.ip_address}, {user or ''}"
 
 
 def computer_data(session, computer: Computer) -> dict:
@@ -45,7 +41,7 @@ def computer_data(session, computer: Computer) -> dict:
         else {"id": user.id, "name": user.name, "__str__": str(user)},
         "sync_end_date": iso(computer.sync_end_date),
         "__str__": str(computer),
-        "summary": summary(computer),
+        "summary": computer_summary(computer),
         "fqdn": computer.fqdn,
         "ip_address": computer.ip_address,
         "forwarded_ip_address": computer.forwarded_ip_address,

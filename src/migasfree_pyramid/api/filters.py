@@ -44,11 +44,25 @@ def parse_bool(text: str) -> bool:
     raise ValueError("Enter true or false.")
 
 
-def parse_int(text: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise ValueError("Enter a whole number.") from None
+INT_LIMIT = 2**31
+BIGINT_LIMIT = 2**63
+
+
+def _bounded_int(limit: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError("Enter a whole number.") from None
+        # Out of the column's range the database errors out; no row can match anyway.
+        if not -limit <= value < limit:
+            raise ValueError(f"Ensure this value is between {-limit} and {limit - 1}.")
+        return value
+
+    return parse
+
+
+parse_int = _bounded_int(INT_LIMIT)
 
 
 def parse_float(text: str) -> float:
@@ -75,6 +89,7 @@ def parse_datetime(text: str) -> dt.datetime:
 
 PARSERS: dict[str, Callable[[str], Any]] = {
     "int": parse_int,
+    "bigint": _bounded_int(BIGINT_LIMIT),
     "str": lambda text: text,
     "bool": parse_bool,
     "float": parse_float,
@@ -128,10 +143,14 @@ class Filter:
     column: Any = None
     type: str = "str"
     lookups: tuple[str, ...] = ("exact",)
-    clause: Callable[[str, Any], ColumnElement] | None = None
+    clause: Callable[..., ColumnElement] | None = None
+    # Clauses that depend on the caller (``user=me``) or need the session get the request too.
+    with_request: bool = False
 
-    def condition(self, lookup: str, value) -> ColumnElement:
+    def condition(self, lookup: str, value, request=None) -> ColumnElement:
         if self.clause is not None:
+            if self.with_request:
+                return self.clause(lookup, value, request)
             return self.clause(lookup, value)
         return compare(self.column, lookup, value)
 
@@ -170,7 +189,7 @@ def parse_value(name: str, spec: Filter, lookup: str, raw: str):
         raise validation_error({name: str(error)}, "querystring") from None
 
 
-def apply_filters(query: Select, params, filters: dict[str, Filter]) -> Select:
+def apply_filters(query: Select, params, filters: dict[str, Filter], request=None) -> Select:
     conditions = []
     for name, raw in params.items():
         # Field names contain "__" themselves ("project__id"), so match whole names first.
@@ -180,7 +199,7 @@ def apply_filters(query: Select, params, filters: dict[str, Filter]) -> Select:
         spec = filters[field]
         if raw == "" and lookup not in {"exact", "iexact"}:
             continue
-        conditions.append(spec.condition(lookup, parse_value(name, spec, lookup, raw)))
+        conditions.append(spec.condition(lookup, parse_value(name, spec, lookup, raw), request))
     return query.where(and_(*conditions)) if conditions else query
 
 

@@ -154,7 +154,8 @@ class CollectionContext(RootChild):
         return hook(self.request, self.resource, query)
 
     def __getitem__(self, key: str):
-        if not key.isdigit():
+        # Ids beyond the 32-bit primary keys cannot exist; asking the database would fail.
+        if not key.isdigit() or int(key) >= 2**31:
             raise KeyError(key)
         model = self.resource.model
         query = self.scoped_query().where(model.id == int(key))
@@ -187,7 +188,7 @@ def filter_params(params) -> dict[str, str]:
 def listed_query(request, context: CollectionContext, params) -> Select:
     resource = context.resource
     query = context.scoped_query()
-    query = apply_filters(query, filter_params(params), resource.filters)
+    query = apply_filters(query, filter_params(params), resource.filters, request)
     query = apply_search(query, params.get("search"), resource.search_fields)
     query = apply_ordering(
         query,

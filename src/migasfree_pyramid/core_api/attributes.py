@@ -42,7 +42,7 @@ from ..models.domains import (
     scope_excluded,
     scope_included,
 )
-from .nested import attribute_info
+from .nested import attribute_info, computer_info, property_info
 
 BASIC = PropertySort.BASIC.value
 CLIENT_SORTS = (PropertySort.CLIENT.value, BASIC)
@@ -119,27 +119,6 @@ def required_text(data: dict, field: str) -> str:
     if not value:
         raise validation_error({field: "This field may not be blank."})
     return value
-
-
-def property_info(prop: Property) -> dict:
-    """``property_att`` as tags, features and singularities show it."""
-    return {"id": prop.id, "prefix": prop.prefix, "name": prop.name, "sort": prop.sort}
-
-
-def computer_info(computer: Computer) -> dict:
-    """ComputerInfo (spec D.2); the summary is "status, project, ip, login user"."""
-    summary = [
-        computer.status,
-        computer.project.name,
-        computer.ip_address or "",
-        str(computer.sync_user) if computer.sync_user else "",
-    ]
-    return {
-        "id": computer.id,
-        "__str__": str(computer),
-        "status": computer.status,
-        "summary": ", ".join(summary),
-    }
 
 
 # -- computers counted per attribute --------------------------------------------------------------

@@ -15,7 +15,6 @@ import socket
 from collections import defaultdict
 from urllib.parse import urlsplit
 
-from pyramid.threadlocal import get_current_request
 from sqlalchemy import false, select, true
 
 from ..api.errors import APIError, bad_request, not_found, validation_error
@@ -149,15 +148,14 @@ def timeline(deployment: Deployment, today: dt.date | None = None) -> dict | Non
     return schedule_timeline(deployment.start_date, delays, today or dt.date.today())
 
 
-def percent_clause(lookup: str, value: float):
+def percent_clause(lookup: str, value: float, request):
     """``percent__gte`` / ``percent__lt``: deployments whose rollout percent compares to value.
 
     Quirk F.24 fixed: deployments without a schedule (or with an empty one) never match instead
     of failing. Percents are computed in Python with the same function as the JSON, over the
-    scheduled deployments in one statement, then become an ``id IN (...)`` condition. Filter
-    clauses only receive (lookup, value), hence the thread-local request for its session.
+    scheduled deployments in one statement, then become an ``id IN (...)`` condition.
     """
-    session = get_current_request().dbsession
+    session = request.dbsession
     rows = session.execute(
         select(Deployment.id, Deployment.start_date, ScheduleDelay.delay, ScheduleDelay.duration)
         .join(ScheduleDelay, ScheduleDelay.schedule_id == Deployment.schedule_id)
@@ -236,7 +234,9 @@ FILTERS = {
         deployment_excluded, "attribute_id", Attribute, Attribute.value
     ),
     "available_packages": _link_text(deployment_packages, "package_id", Package, Package.name),
-    "percent": Filter(type="float", lookups=("gte", "lt"), clause=percent_clause),
+    "percent": Filter(
+        type="float", lookups=("gte", "lt"), clause=percent_clause, with_request=True
+    ),
 }
 ORDERING = {
     name: getattr(Deployment, column)

@@ -44,6 +44,32 @@ def named(obj: Platform | Domain | Scope | Schedule | PackageSet | None) -> dict
     return None if obj is None else {"id": obj.id, "name": obj.name}
 
 
+def property_info(prop) -> dict:
+    """``property_att`` as tags, features and singularities show it."""
+    return {"id": prop.id, "prefix": prop.prefix, "name": prop.name, "sort": prop.sort}
+
+
+def computer_summary(computer) -> str:
+    """ "status, project, ip, login user", with empty parts for what is unknown."""
+    parts = [
+        computer.status,
+        computer.project.name,
+        computer.ip_address or "",
+        str(computer.sync_user) if computer.sync_user else "",
+    ]
+    return ", ".join(parts)
+
+
+def computer_info(computer) -> dict:
+    """ComputerInfo (spec D.2): ``{id, __str__, status, summary}``."""
+    return {
+        "id": computer.id,
+        "__str__": str(computer),
+        "status": computer.status,
+        "summary": computer_summary(computer),
+    }
+
+
 def user_info(user) -> dict | None:
     return None if user is None else {"id": user.id, "username": user.username}
 

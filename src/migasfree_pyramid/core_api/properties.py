@@ -23,8 +23,8 @@ from ..api.schemas import Boolean, Choice, IdList, Integer, Schema
 from ..domain.attributes import KINDS, SORTS, PropertySort
 from ..models import LANGUAGES, PROPERTY_KINDS, Attribute, Property, Singularity
 from ..models.attributes import PREFIX_LEN, singularity_excluded, singularity_included
-from .attributes import CLIENT_SORTS, optional_text, property_info, required_text, text
-from .nested import attributes
+from .attributes import CLIENT_SORTS, optional_text, required_text, text
+from .nested import attributes, property_info
 
 BASIC = PropertySort.BASIC.value
 CLIENT = PropertySort.CLIENT.value

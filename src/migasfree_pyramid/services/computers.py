@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 
@@ -26,11 +26,15 @@ CID_LINK_TABLES = (
 
 @dataclass(frozen=True)
 class StatusChanged:
-    """Event: a computer took a new status (sent through ``registry.notify`` by callers)."""
+    """Event: a computer took a new status (sent through ``registry.notify`` by callers).
+
+    ``request`` lets subscribers use the same session (``request.dbsession``).
+    """
 
     computer_id: int
     old: str | None
     new: str
+    request: object = field(default=None, compare=False, repr=False)
 
 
 def cid_attribute(session, computer: Computer, create: bool = True) -> Attribute | None:
@@ -69,7 +73,7 @@ def register(session, computer: Computer) -> Computer:
     return computer
 
 
-def set_status(session, computer: Computer, status: str) -> StatusChanged | None:
+def set_status(session, computer: Computer, status: str, request=None) -> StatusChanged | None:
     """Change the status: a StatusLog row, and the clean-up of available/unsubscribed computers.
 
     Returns the event to notify, or None when nothing changed. Raises ValueError (listing the
@@ -84,4 +88,4 @@ def set_status(session, computer: Computer, status: str) -> StatusChanged | None
     if clears_tags(status):
         clear_links(session, computer)
     session.flush()
-    return StatusChanged(computer.id, old, status)
+    return StatusChanged(computer.id, old, status, request)

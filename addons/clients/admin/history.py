@@ -1,0 +1,77 @@
+"""Package history: which package each computer installed and when (spec A.2.9, D.4)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from migasfree_pyramid.api import Resource
+from migasfree_pyramid.api.filters import Filter
+from migasfree_pyramid.core_api.nested import project_info
+from migasfree_pyramid.models import Package
+
+from ..models import PackageHistory
+from .shapes import computer_column, computer_filters, computer_info, through
+
+
+def package_column(column):
+    return (
+        select(column)
+        .where(Package.id == PackageHistory.package_id)
+        .correlate(PackageHistory)
+        .scalar_subquery()
+    )
+
+
+class PackageHistoryResource(Resource):
+    path = "packages-history"
+    model = PackageHistory
+    permission_model = "client.packagehistory"
+    operations = frozenset({"list", "retrieve"})
+    filters = {
+        "id": Filter(PackageHistory.id, "int", ("exact", "in")),
+        **computer_filters(PackageHistory),
+        "package__id": Filter(PackageHistory.package_id, "int", ("exact", "in")),
+        "package__fullname": Filter(
+            type="str",
+            lookups=("exact", "icontains"),
+            clause=through(PackageHistory.package_id, Package.fullname),
+        ),
+        "package__project__id": Filter(
+            type="int",
+            lookups=("exact", "in"),
+            clause=through(PackageHistory.package_id, Package.project_id),
+        ),
+        "install_date": Filter(PackageHistory.install_date, "datetime", ("gte", "lt")),
+        "uninstall_date": Filter(
+            PackageHistory.uninstall_date, "datetime", ("gte", "lt", "isnull")
+        ),
+    }
+    search_fields = (computer_column(PackageHistory), package_column(Package.fullname))
+    ordering = {
+        "id": PackageHistory.id,
+        "computer": PackageHistory.computer_id,
+        "package": PackageHistory.package_id,
+        "install_date": PackageHistory.install_date,
+        "uninstall_date": PackageHistory.uninstall_date,
+        "computer__name": computer_column(PackageHistory),
+        "package__fullname": package_column(Package.fullname),
+    }
+    default_ordering = ("computer__name", "package__fullname")
+
+    def serialize(self, obj, request):
+        package = obj.package
+        return {
+            "id": obj.id,
+            "install_date": obj.install_date,
+            "uninstall_date": obj.uninstall_date,
+            "computer": computer_info(obj.computer),
+            "package": {
+                "id": package.id,
+                "fullname": package.fullname,
+                "project": project_info(package.project),
+            },
+        }
+
+
+def includeme(config) -> None:
+    config.register_resource(PackageHistoryResource)
