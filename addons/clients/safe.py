@@ -98,7 +98,8 @@ def agent_identity(request):
 
 def claims_of(request) -> dict:
     """The verified claims as a dict (400 "Malformed claims" otherwise)."""
-    claims = request.identity.data["claims"] if request.identity is not None else None
+    identity = request.identity
+    claims = identity.data["claims"] if isinstance(identity, AgentIdentity) else None
     if not isinstance(claims, dict):
         raise SafeError(400, "Malformed claims")
     return claims
@@ -113,7 +114,7 @@ class SafeContext:
         self.request = request
         self.__parent__ = Root(request)
         identity = request.identity
-        self.project = identity.data["project"] if identity is not None else None
+        self.project = identity.data["project"] if isinstance(identity, AgentIdentity) else None
 
     @property
     def __acl__(self):

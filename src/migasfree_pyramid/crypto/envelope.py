@@ -57,7 +57,7 @@ def decrypt(message: str, private_key: jwk.JWK) -> dict:
     try:
         token.deserialize(message, key=private_key)
         plaintext = json.loads(token.payload)
-    except (JWException, ValueError, TypeError, KeyError) as error:
+    except (JWException, ValueError, TypeError, KeyError, RecursionError) as error:
         raise EnvelopeError("Invalid Data") from error
     if not isinstance(plaintext, dict) or "data" not in plaintext or "sign" not in plaintext:
         raise EnvelopeError("Invalid Data")
@@ -69,7 +69,7 @@ def verify(signature: str, public_key: jwk.JWK) -> str:
     try:
         token.deserialize(signature)
         token.verify(public_key, alg=JWS_ALG)
-    except (JWException, ValueError, TypeError, KeyError) as error:
+    except (JWException, ValueError, TypeError, KeyError, RecursionError) as error:
         raise EnvelopeError("Invalid Signature") from error
     return token.payload.decode()
 
