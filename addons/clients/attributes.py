@@ -1,7 +1,8 @@
 """``computers/attributes/``: rebuilding a computer's sync attributes (protocol-v5 7.1, B.2).
 
-Order: client properties by kind, the computer's tags by kind, basic attributes, then domains
-(``DMN-<name>``) and attribute sets. The original evaluated domains right after the client
+Order: client properties by kind, the computer's tags by kind, basic attributes, then
+attribute sets, domains (``DMN-<name>``) and the sets again (a set may name a domain and a domain
+a set). The original evaluated domains right after the client
 properties (spec F.5), so a domain defined by a basic attribute (``PRJ-...``) or reached through
 a sub-tag (``DMN-NORTH.lab`` expanding to ``DMN-NORTH``) never matched at sync time while the
 admin scoping did; evaluating them on the complete list makes both agree.
@@ -103,9 +104,16 @@ def rebuild(request, computer, claims: dict) -> list[int]:
             ids_by_key[(p.id, v.value)] for p, v, _ in items if (p.id, v.value) in ids_by_key
         )
     )
-    attrs = set(attribute_ids)
-
-    domains = matching_domains(rules.domain_rules(session), attrs)
+    all_systems = (
+        ids_by_key.get((properties["SET"].id, ALL_SYSTEMS_VALUE)) if "SET" in properties else None
+    ) or 0
+    set_rules = rules.attribute_set_rules(session)
+    # Sets, then domains (which may be defined by a SET-<name>), then sets again (which may be
+    # defined by a DMN-<name>). Exclusions make this non-monotonic, so two passes, no fixpoint.
+    base = set(attribute_ids)
+    first_sets = evaluate_sets(set_rules, base, all_systems)
+    domains = matching_domains(rules.domain_rules(session), base | set(first_sets))
+    domain_ids: list[int] = []
     if domains:
         dmn = properties.get("DMN") or _domain_property(session)
         domain_items = [
@@ -113,14 +121,9 @@ def rebuild(request, computer, claims: dict) -> list[int]:
             for d in domains
         ]
         found = bulk_get_or_create(session, domain_items)
-        for _, value, _ in domain_items:
-            attribute_ids.append(found[(dmn.id, value.value)])
-        attrs = set(attribute_ids)
-
-    all_systems = (
-        ids_by_key.get((properties["SET"].id, ALL_SYSTEMS_VALUE)) if "SET" in properties else None
-    )
-    attribute_ids += evaluate_sets(rules.attribute_set_rules(session), attrs, all_systems or 0)
+        domain_ids = [found[(dmn.id, value.value)] for _, value, _ in domain_items]
+    sets = evaluate_sets(set_rules, base | set(domain_ids), all_systems) if domains else first_sets
+    attribute_ids += domain_ids + sets
     attribute_ids = list(dict.fromkeys(attribute_ids))
     _store(session, computer.id, attribute_ids)
     _refresh_cid_description(session, properties.get("CID"), computer)
