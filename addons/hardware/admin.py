@@ -11,6 +11,7 @@ from migasfree_pyramid.api.filters import Filter
 from migasfree_pyramid.api.resource import SCOPE_HOOK, RootChild
 from migasfree_pyramid.core_api.nested import computer_info
 from migasfree_pyramid.models import Computer
+from migasfree_pyramid.scoping import ByComputer
 
 from . import HardwarePermission
 from .models import TEXT_FIELDS, HardwareNode
@@ -46,6 +47,7 @@ class NodeResource(Resource):
     path = "hardware"
     model = HardwareNode
     permission_model = "hardware.node"
+    scoping = ByComputer(HardwareNode.computer_id)
     operations = frozenset({"list", "retrieve"})
     # The original has no export resource for nodes ("Export not supported").
     exportable = False

@@ -22,6 +22,7 @@ def make_config(settings: dict) -> Configurator:
     config.include(".api")
     config.include(".security")
     config.include(".tasks")
+    config.include(".scoping")
     config.include(".core_api")
     config.commit()
     include_addons(config, config.get_settings()["migasfree.addons"])

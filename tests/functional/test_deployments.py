@@ -217,12 +217,14 @@ def test_missing_and_permissions(client, make, project):
     assert client.patch(f"{INTERNAL}{pk}/", {"name": "y"}, as_="packager").status_int == 403
     body = {"project": project.id, "name": "by liberator"}
     assert client.post(DEPLOYMENTS, body, as_="liberator").status_int == 201
+    # A domain admin with no domain sees no project: they cannot create (issue 5).
     body = {"project": project.id, "name": "by domain admin"}
-    assert client.post(INTERNAL, body, as_="domain-admin").status_int == 201
+    assert client.post(INTERNAL, body, as_="domain-admin").status_int == 400
     external = {"project": project.id, "name": "ext", "base_url": "http://deb.debian.org/debian"}
     assert client.post(EXTERNAL, external, as_="liberator").status_int == 201
     assert client.patch(f"{INTERNAL}{pk}/", {"comment": "c"}, as_="liberator").status_int == 200
-    assert client.delete(f"{DEPLOYMENTS}{pk}/", as_="domain-admin").status_int == 204
+    assert client.delete(f"{DEPLOYMENTS}{pk}/", as_="domain-admin").status_int == 404
+    assert client.delete(f"{DEPLOYMENTS}{pk}/", as_="liberator").status_int == 204
 
 
 def test_filters(client, make, dbsession):

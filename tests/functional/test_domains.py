@@ -252,8 +252,11 @@ def bob(client):
 
 
 def test_scope_create_for_oneself(client, make, alice):
-    domain = make.domain("LAB")
     teacher = make.attribute("ROL", "teacher")
+    # A domain admin works inside a domain they administer, with attributes in its view (here
+    # one of the domain's tags).
+    domain = make.domain("LAB", tags=[teacher])
+    alice.domains.append(domain)
     created = client.post(
         f"{API}/scopes/",
         {"name": "My Computers", "domain": domain.id, "included_attributes": [teacher.id]},
@@ -318,6 +321,7 @@ def test_scope_ownership_hides_other_users_scopes(client, make, alice, bob):
 
 def test_scope_uniqueness(client, make, alice, bob):
     domain = make.domain("UNIQ")
+    alice.domains.append(domain)
     url = f"{API}/scopes/"
     assert client.post(url, {"name": "Lab"}, as_=alice).status_int == 201
     again = client.post(url, {"name": "lab"}, as_=alice)

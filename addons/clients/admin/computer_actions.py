@@ -106,7 +106,7 @@ def event_counts(session, model, computer_id: int) -> dict[str, int]:
     return {"unchecked": unchecked, "total": total}
 
 
-def sync_state(session, computer: Computer) -> dict:
+def sync_state(session, computer: Computer, request=None) -> dict:
     """The last sync: dates, desktop user and sync attributes (feature shape + computers)."""
     attributes = list(
         session.scalars(
@@ -117,7 +117,7 @@ def sync_state(session, computer: Computer) -> dict:
             .order_by(Property.prefix, Attribute.value)
         )
     )
-    counts = count_computers(session, [a.id for a in attributes])
+    counts = count_computers(session, [a.id for a in attributes], request)
     user = computer.sync_user
     return {
         "sync_start_date": computer.sync_start_date,
@@ -242,7 +242,7 @@ class ComputerActions:
 
     @action("sync", detail=True, permission="view")
     def sync(self, request, context):
-        return sync_state(request.dbsession, context.obj)
+        return sync_state(request.dbsession, context.obj, request)
 
     @action("situation", detail=True, permission="view")
     def situation(self, request, context):

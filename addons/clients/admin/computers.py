@@ -22,6 +22,7 @@ from migasfree_pyramid.core_api.nested import attributes as attribute_list
 from migasfree_pyramid.domain import status as statuses
 from migasfree_pyramid.models import Attribute, ClientUser, Computer, Project
 from migasfree_pyramid.models.computers import computer_sync_attributes, computer_tags
+from migasfree_pyramid.scoping import ByComputer
 from migasfree_pyramid.services.computers import cid_attribute
 
 from ..models import PackageHistory
@@ -260,6 +261,7 @@ class ComputerResource(ComputerActions, Resource):
     path = "computers"
     model = Computer
     permission_model = "client.computer"
+    scoping = ByComputer(Computer.id)
     schema = ComputerSchema
     operations = frozenset({"list", "retrieve", "update", "partial_update", "destroy"})
     filters = FILTERS

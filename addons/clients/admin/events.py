@@ -13,6 +13,7 @@ from migasfree_pyramid.api.filters import Filter
 from migasfree_pyramid.api.schemas import LenientBoolean, Schema
 from migasfree_pyramid.core_api.nested import project_info
 from migasfree_pyramid.models import ClientUser, StatusLog
+from migasfree_pyramid.scoping import ByComputer, ByComputerAndProject
 
 from ..models import Error, Fault, Migration, Synchronization, fault_definition_users
 from .shapes import (
@@ -74,6 +75,7 @@ class ErrorResource(EventResource):
     path = "errors"
     model = Error
     permission_model = "client.error"
+    scoping = ByComputerAndProject(Error.computer_id, Error.project_id)
     schema = CheckedSchema
     operations = CHECKABLE
     filters = {
@@ -156,6 +158,7 @@ class FaultResource(EventResource):
     path = "faults"
     model = Fault
     permission_model = "client.fault"
+    scoping = ByComputerAndProject(Fault.computer_id, Fault.project_id)
     schema = CheckedSchema
     operations = CHECKABLE
     filters = {
@@ -208,6 +211,7 @@ class MigrationResource(EventResource):
     path = "migrations"
     model = Migration
     permission_model = "client.migration"
+    scoping = ByComputerAndProject(Migration.computer_id, Migration.project_id)
     filters = _event_filters(Migration)
     search_fields = (computer_column(Migration), id_text(Migration.computer_id))
     ordering = ordering(Migration, "id", "created_at", "computer_id", "project_id")
@@ -225,6 +229,7 @@ class StatusLogResource(EventResource):
     path = "status-logs"
     model = StatusLog
     permission_model = "client.statuslog"
+    scoping = ByComputer(StatusLog.computer_id)
     filters = {
         **_event_filters(StatusLog, project=False),
         "status": Filter(StatusLog.status, "str", ("exact", "in")),
@@ -247,6 +252,7 @@ class SyncResource(EventResource):
     path = "syncs"
     model = Synchronization
     permission_model = "client.synchronization"
+    scoping = ByComputer(Synchronization.computer_id)
     filters = {
         **_event_filters(Synchronization),
         "start_date": Filter(Synchronization.start_date, "datetime", ("gte", "lt")),

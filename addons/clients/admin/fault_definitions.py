@@ -19,6 +19,7 @@ from migasfree_pyramid.api.schemas import (
 from migasfree_pyramid.core_api.nested import attributes, user_info
 from migasfree_pyramid.domain.status import clears_tags
 from migasfree_pyramid.models import LANGUAGES, Attribute, UserProfile
+from migasfree_pyramid.scoping import ByLinkedAttribute
 from migasfree_pyramid.services.computers import StatusChanged
 
 from ..models import (
@@ -54,6 +55,11 @@ class FaultDefinitionResource(Resource):
     path = "fault-definitions"
     model = FaultDefinition
     permission_model = "client.faultdefinition"
+    scoping = ByLinkedAttribute(
+        FaultDefinition.id,
+        fault_definition_included.c.faultdefinition_id,
+        fault_definition_included.c.attribute_id,
+    )
     schema = FaultDefinitionSchema
     filters = {
         "id": Filter(FaultDefinition.id, "int", ("exact", "in")),

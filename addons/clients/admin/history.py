@@ -8,6 +8,7 @@ from migasfree_pyramid.api import Resource
 from migasfree_pyramid.api.filters import Filter
 from migasfree_pyramid.core_api.nested import project_info
 from migasfree_pyramid.models import Package
+from migasfree_pyramid.scoping import ByComputer
 
 from ..models import PackageHistory
 from .shapes import computer_column, computer_filters, computer_info, through
@@ -26,6 +27,7 @@ class PackageHistoryResource(Resource):
     path = "packages-history"
     model = PackageHistory
     permission_model = "client.packagehistory"
+    scoping = ByComputer(PackageHistory.computer_id)
     operations = frozenset({"list", "retrieve"})
     filters = {
         "id": Filter(PackageHistory.id, "int", ("exact", "in")),

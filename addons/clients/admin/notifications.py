@@ -8,6 +8,7 @@ from migasfree_pyramid.api import Resource
 from migasfree_pyramid.api.filters import Filter
 from migasfree_pyramid.api.schemas import LenientBoolean, Schema, Text
 from migasfree_pyramid.models import Notification
+from migasfree_pyramid.scoping import Hidden
 
 from .shapes import created_at_filter
 
@@ -26,6 +27,7 @@ class NotificationResource(Resource):
     path = "notifications"
     model = Notification
     permission_model = "client.notification"
+    scoping = Hidden("server events name computers and users of every domain")
     filters = {
         "id": Filter(Notification.id, "int", ("exact", "in")),
         "created_at": created_at_filter(Notification),

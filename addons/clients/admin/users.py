@@ -6,15 +6,24 @@ are ON DELETE SET NULL (the original cascaded, spec F.21), so only the link is f
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from migasfree_pyramid.api import Resource
 from migasfree_pyramid.api.filters import Filter
-from migasfree_pyramid.models import ClientUser
+from migasfree_pyramid.models import ClientUser, Computer
+from migasfree_pyramid.scoping import Custom
 
 
 class ClientUserResource(Resource):
     path = "users"
     model = ClientUser
     permission_model = "client.user"
+    scoping = Custom(
+        lambda request, query, vis: query.where(
+            ClientUser.id.in_(select(Computer.sync_user_id).where(Computer.id.in_(vis.computers)))
+        ),
+        "desktop users of visible computers",
+    )
     operations = frozenset({"list", "retrieve", "destroy"})
     filters = {
         "id": Filter(ClientUser.id, "int", ("exact", "in")),

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from cornice import Service
+from pyramid.exceptions import ConfigurationError
 from pyramid.response import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,7 @@ from .schemas import json_body, partial, validate
 
 API_PREFIX = "/api/v1/token/"
 SCOPE_HOOK = "migasfree.scope_hook"
+PRUNE_HOOK = "migasfree.prune_hook"
 RESERVED_PARAMS = {"page", "page_size", "ordering", "search", "format"}
 ACTIONS = ("view", "add", "change", "delete")
 
@@ -81,6 +83,8 @@ class Resource:
     exportable: ClassVar[bool] = True
     list_options: ClassVar[tuple] = ()
     detail_options: ClassVar[tuple] = ()
+    # How rows relate to a restricted user's view (a ``scoping.Scoping``); required.
+    scoping: ClassVar[object] = None
 
     # -- reading -------------------------------------------------------------------------------
     def query(self, request) -> Select:
@@ -88,7 +92,8 @@ class Resource:
         return select(self.model)
 
     def scope(self, request, query: Select) -> Select:
-        """How rows of this resource relate to a restricted user's view (see SCOPE_HOOK)."""
+        """Ownership rules that apply to every caller (a user's own scopes...). Domain
+        visibility is not here: it is ``scoping``, applied by the SCOPE_HOOK."""
         return query
 
     def serialize(self, obj, request) -> dict:
@@ -241,6 +246,9 @@ def export_view(request):
     query = listed_query(request, context, params)
     rows = request.dbsession.scalars(query).unique().all()
     records = context.resource.load_list(rows, request)
+    prune = request.registry.get(PRUNE_HOOK)
+    if prune is not None:
+        records = prune(records, request)
     out = io.StringIO()
     if records:
         writer = csv.DictWriter(out, fieldnames=list(records[0]), extrasaction="ignore")
@@ -311,6 +319,17 @@ def _action_view(func, resource):
     return view
 
 
+def pruned(view):
+    """Run ``view`` and drop what the caller may not see from nested parts of its answer."""
+
+    def wrapper(request):
+        result = view(request)
+        prune = request.registry.get(PRUNE_HOOK)
+        return prune(result, request) if prune is not None else result
+
+    return wrapper
+
+
 def resource_actions(resource_cls) -> Iterable[tuple[ActionSpec, Callable]]:
     for name in dir(resource_cls):
         func = getattr(resource_cls, name)
@@ -322,6 +341,11 @@ def resource_actions(resource_cls) -> Iterable[tuple[ActionSpec, Callable]]:
 def register_resource(config, resource_cls: type[Resource], prefix: str = API_PREFIX) -> None:
     """Add the Cornice services of ``resource_cls`` (see the module docstring)."""
     resource = resource_cls()
+    if resource.scoping is None:
+        raise ConfigurationError(
+            f"admin resource {resource_cls.__name__} ({resource.path}) declares no scoping: "
+            "set Resource.scoping to a rule of migasfree_pyramid.scoping"
+        )
     base = prefix + resource.path.strip("/") + "/"
     name = resource.path.strip("/").replace("/", ".")
     ops = resource.operations
@@ -337,12 +361,12 @@ def register_resource(config, resource_cls: type[Resource], prefix: str = API_PR
 
     collection = service("collection", base, item=False)
     if "list" in ops:
-        collection.add_view("GET", list_view, permission=resource.permission("view"))
+        collection.add_view("GET", pruned(list_view), permission=resource.permission("view"))
     if "create" in ops:
-        collection.add_view("POST", create_view, permission=resource.permission("add"))
+        collection.add_view("POST", pruned(create_view), permission=resource.permission("add"))
     if "list" in ops:
         filtering = service("filter", base + "filter/", item=False)
-        filtering.add_view("POST", filter_view, permission=resource.permission("view"))
+        filtering.add_view("POST", pruned(filter_view), permission=resource.permission("view"))
         services = [filtering]
         if resource.exportable:
             export = service("export", base + "export/", item=False)
@@ -361,7 +385,7 @@ def register_resource(config, resource_cls: type[Resource], prefix: str = API_PR
     )
     for method, op, view, perm_action in method_ops:
         if op in ops:
-            detail.add_view(method, view, permission=resource.permission(perm_action))
+            detail.add_view(method, pruned(view), permission=resource.permission(perm_action))
 
     for spec, func in resource_actions(resource_cls):
         path = base + (r"{id:\d+}/" if spec.detail else "") + spec.name + "/"

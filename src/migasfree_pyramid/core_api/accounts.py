@@ -14,6 +14,7 @@ from ..api.related import ensure_unique, invalid_pk, load_rows
 from ..api.schemas import Boolean, IdList, Integer, Schema, Text, json_body, validate
 from ..models import Domain, Group, Permission, Scope, UserProfile
 from ..models.users import user_domains, user_groups
+from ..scoping import Custom, Unscoped
 from ..security import SUPERUSER
 from ..security.passwords import hash_password
 from ..security.permissions import DOMAIN_ADMIN_GROUP
@@ -87,6 +88,10 @@ class UserProfileResource(Resource):
     path = "user-profiles"
     model = UserProfile
     permission_model = "core.userprofile"
+    scoping = Custom(
+        lambda request, query, vis: query.where(UserProfile.id == vis.user_id),
+        "a restricted user sees only their own account",
+    )
     schema = UserProfileSchema
     filters = {
         "id": Filter(UserProfile.id, "int", ("exact", "in")),
@@ -310,6 +315,7 @@ class GroupResource(Resource):
     path = "accounts/groups"
     model = Group
     permission_model = "auth.group"
+    scoping = Unscoped("groups are the same for everyone (and need auth permissions)")
     schema = GroupSchema
     filters = {
         "id": Filter(Group.id, "int", ("exact", "in")),
@@ -350,6 +356,7 @@ class PermissionResource(Resource):
     path = "accounts/permissions"
     model = Permission
     permission_model = "auth.permission"
+    scoping = Unscoped("the permission catalogue is the same for everyone")
     operations = frozenset({"list", "retrieve"})
     exportable = False
     filters = {

@@ -11,7 +11,7 @@ ids; a restricted user should see the sets whose ``SET-<name>`` attribute their 
 from __future__ import annotations
 
 import colander
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import selectinload
 
 from ..api import Resource
@@ -24,6 +24,7 @@ from ..domain.attributes import SET_PREFIX, PropertySort
 from ..domain.graph import CircularDependency
 from ..models import ALL_SYSTEMS_VALUE, Attribute, AttributeSet, Property
 from ..models.attributes import attribute_set_excluded, attribute_set_included
+from ..scoping import Custom
 from .attributes import coordinate, optional_text, required_text, text
 from .nested import attributes
 
@@ -88,10 +89,23 @@ def all_systems_id(session, prop: Property) -> int:
     return found.id if found else NO_MIRROR
 
 
+def scope_attribute_sets(request, query, vis):
+    """Sets whose ``SET-<name>`` attribute is in view. The original compared set ids with
+    attribute ids (spec F.1) and showed arbitrary sets."""
+    mirror = (
+        select(Attribute.id)
+        .join(Property, Property.id == Attribute.property_att_id)
+        .where(Property.prefix == "SET", Attribute.value == AttributeSet.name)
+        .where(vis.attribute_condition(Attribute.id))
+    )
+    return query.where(exists(mirror))
+
+
 class AttributeSetResource(Resource):
     path = "attribute-sets"
     model = AttributeSet
     permission_model = "core.attributeset"
+    scoping = Custom(scope_attribute_sets, "sets whose SET-<name> attribute is visible (F.1 fixed)")
     schema = AttributeSetSchema
     filters = {
         "id": Filter(AttributeSet.id, "int", ("exact", "in")),

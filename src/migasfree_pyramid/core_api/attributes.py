@@ -42,6 +42,7 @@ from ..models.domains import (
     scope_excluded,
     scope_included,
 )
+from ..scoping import ByAttribute
 from .nested import attribute_info, computer_info, property_info
 
 BASIC = PropertySort.BASIC.value
@@ -126,8 +127,15 @@ def required_text(data: dict, field: str) -> str:
 sync = computer_sync_attributes
 
 
-def count_computers(session, attribute_ids) -> dict[int, int]:
-    """``{attribute id: productive computers having it in sync_attributes}`` in one query."""
+def visible_computers(request):
+    """Conditions limiting counted computers to the caller's view (none for view-all users)."""
+    vis = getattr(request, "visibility", None) if request is not None else None
+    return [] if vis is None else [Computer.id.in_(vis.computers)]
+
+
+def count_computers(session, attribute_ids, request=None) -> dict[int, int]:
+    """``{attribute id: productive computers having it in sync_attributes}`` in one query,
+    counting only the computers the caller may see."""
     ids = list(attribute_ids)
     if not ids:
         return {}
@@ -135,18 +143,20 @@ def count_computers(session, attribute_ids) -> dict[int, int]:
         select(sync.c.attribute_id, func.count(sync.c.computer_id))
         .join(Computer, Computer.id == sync.c.computer_id)
         .where(sync.c.attribute_id.in_(ids), Computer.status.in_(PRODUCTIVE_ORDERED))
+        .where(*visible_computers(request))
         .group_by(sync.c.attribute_id)
     )
     return dict(session.execute(query).all())
 
 
-def total_computers_column():
+def total_computers_column(request=None):
     """The same count as a correlated subquery of the listed attribute (filters)."""
     return (
         select(func.count())
         .select_from(sync)
         .join(Computer, Computer.id == sync.c.computer_id)
         .where(sync.c.attribute_id == Attribute.id, Computer.status.in_(PRODUCTIVE_ORDERED))
+        .where(*visible_computers(request))
         .correlate(Attribute)
         .scalar_subquery()
     )
@@ -182,7 +192,10 @@ ATTRIBUTE_FILTERS = {
     "total_computers": Filter(
         type="int",
         lookups=("exact", "gt", "gte", "lt", "lte"),
-        clause=lambda lookup, value: compare(total_computers_column(), lookup, value),
+        clause=lambda lookup, value, request: compare(
+            total_computers_column(request), lookup, value
+        ),
+        with_request=True,
     ),
     "attributeset_included__id": _linked(attribute_set_included, "attributeset_id"),
     "attributeset_excluded__id": _linked(attribute_set_excluded, "attributeset_id"),
@@ -233,6 +246,7 @@ class AttributeResource(Resource):
     path = "attributes"
     model = Attribute
     permission_model = "core.attribute"
+    scoping = ByAttribute(Attribute.id)
     schema = AttributeSchema
     operations = frozenset({"list", "retrieve", "update", "partial_update", "destroy"})
     exportable = False
@@ -311,10 +325,11 @@ class ClassifiedResource(AttributeResource):
         }
 
     def serialize(self, obj, request):
-        return self.shape(obj, count_computers(request.dbsession, [obj.id]).get(obj.id, 0))
+        counts = count_computers(request.dbsession, [obj.id], request)
+        return self.shape(obj, counts.get(obj.id, 0))
 
     def load_list(self, rows, request):
-        counts = count_computers(request.dbsession, [row.id for row in rows])
+        counts = count_computers(request.dbsession, [row.id for row in rows], request)
         return [self.shape(row, counts.get(row.id, 0)) for row in rows]
 
 

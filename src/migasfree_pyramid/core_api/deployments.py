@@ -43,6 +43,7 @@ from ..models.deployments import (
     SOURCES,
 )
 from ..pms import AVAILABLE_PMS
+from ..scoping import Custom
 from ..text import from_lines, slugify, to_lines
 from . import deployment_rules as rules
 from .nested import attributes, named, package_info, project_info
@@ -247,9 +248,21 @@ class Snapshot:
         )
 
 
+def scope_deployments(request, query, vis):
+    """Deployments of the visible projects that are global or belong to a domain in view
+    (spec C.4). Scope-only users (no domain) see every deployment of their projects."""
+    query = query.where(Deployment.project_id.in_(vis.projects))
+    if vis.domain_ids:
+        query = query.where(
+            Deployment.domain_id.is_(None) | Deployment.domain_id.in_(vis.domain_ids)
+        )
+    return query
+
+
 class BaseDeploymentResource(Resource):
     model = Deployment
     permission_model = "core.deployment"
+    scoping = Custom(scope_deployments, "deployments of visible projects, global or of the domain")
     source: ClassVar[str | None] = None
     filters = rules.FILTERS
     ordering = rules.ORDERING

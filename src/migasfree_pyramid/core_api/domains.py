@@ -14,6 +14,7 @@ from ..api.schemas import IdList, Integer, Schema, Text
 from ..domain.matching import DOMAIN_PREFIX, normalize_domain_name
 from ..models import Attribute, Domain, Property, Scope, UserProfile
 from ..models.domains import domain_excluded, domain_included
+from ..scoping import Custom
 from ..text import slugify
 from .nested import attributes, named, user_info
 
@@ -122,6 +123,10 @@ class DomainResource(Resource):
     path = "domains"
     model = Domain
     permission_model = "core.domain"
+    scoping = Custom(
+        lambda request, query, vis: query.where(Domain.id.in_(vis.domain_ids)),
+        "the domains the user administers",
+    )
     schema = DomainSchema
     filters = {
         "id": Filter(Domain.id, "int", ("exact", "in")),
@@ -228,10 +233,18 @@ def _username(lookup: str, value):
     )
 
 
+def scope_scopes(request, query, vis):
+    """Besides ownership (``ScopeResource.scope``): scopes of a domain in view, or of none."""
+    if not vis.domain_ids:
+        return query
+    return query.where(Scope.domain_id.is_(None) | Scope.domain_id.in_(vis.domain_ids))
+
+
 class ScopeResource(Resource):
     path = "scopes"
     model = Scope
     permission_model = "core.scope"
+    scoping = Custom(scope_scopes, "own scopes, of the domain(s) in view or of none")
     schema = ScopeSchema
     filters = {
         "id": Filter(Scope.id, "int", ("exact", "in")),

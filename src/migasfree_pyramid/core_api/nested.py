@@ -6,18 +6,28 @@ from ..models import Attribute, Domain, Package, Platform, Project, Schedule, Sc
 from ..models.packages import PackageSet
 
 
+class AttributeRef(dict):
+    """A nested attribute: hidden from users whose view does not include it (scoping.prune)."""
+
+
+class ComputerRef(dict):
+    """A nested computer: hidden from users whose view does not include it (scoping.prune)."""
+
+
 def attribute_info(attribute: Attribute | None) -> dict | None:
     if attribute is None:
         return None
     prop = attribute.property_att
-    return {
-        "id": attribute.id,
-        "property_att": {"id": prop.id, "prefix": prop.prefix, "sort": prop.sort},
-        "value": attribute.value,
-        "description": attribute.description,
-        "latitude": attribute.latitude,
-        "longitude": attribute.longitude,
-    }
+    return AttributeRef(
+        {
+            "id": attribute.id,
+            "property_att": {"id": prop.id, "prefix": prop.prefix, "sort": prop.sort},
+            "value": attribute.value,
+            "description": attribute.description,
+            "latitude": attribute.latitude,
+            "longitude": attribute.longitude,
+        }
+    )
 
 
 def project_info(project: Project | None) -> dict | None:
@@ -62,12 +72,14 @@ def computer_summary(computer) -> str:
 
 def computer_info(computer) -> dict:
     """ComputerInfo (spec D.2): ``{id, __str__, status, summary}``."""
-    return {
-        "id": computer.id,
-        "__str__": str(computer),
-        "status": computer.status,
-        "summary": computer_summary(computer),
-    }
+    return ComputerRef(
+        {
+            "id": computer.id,
+            "__str__": str(computer),
+            "status": computer.status,
+            "summary": computer_summary(computer),
+        }
+    )
 
 
 def user_info(user) -> dict | None:

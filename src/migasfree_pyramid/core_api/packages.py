@@ -36,6 +36,7 @@ from ..api.schemas import (
 from ..models import Package, PackageSet, Project, Store
 from ..models.deployments import deployment_package_sets, deployment_packages
 from ..models.packages import package_set_packages
+from ..scoping import ByProject
 from ..security.permissions import perm
 from . import package_files as files
 from .nested import named, package_info, project_info, store_info
@@ -110,6 +111,7 @@ class PackageResource(Resource):
     path = "packages"
     model = Package
     permission_model = "core.package"
+    scoping = ByProject(Package.project_id)
     operations = frozenset({"list", "create", "retrieve", "destroy"})
     filters = {
         "id": Filter(Package.id, "int", ("exact", "in")),
@@ -271,6 +273,7 @@ class PackageSetResource(Resource):
     path = "package-sets"
     model = PackageSet
     permission_model = "core.packageset"
+    scoping = ByProject(PackageSet.project_id)
     schema = PackageSetSchema
     list_options = (selectinload(PackageSet.packages),)
     detail_options = (selectinload(PackageSet.packages),)

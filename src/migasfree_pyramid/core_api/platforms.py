@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from ..api import Resource
 from ..api.errors import validation_error
 from ..api.filters import Filter, related
@@ -9,6 +11,7 @@ from ..api.related import ensure_unique, load_row
 from ..api.schemas import Boolean, Choice, Integer, Schema, Text
 from ..models import Computer, Deployment, Package, PackageSet, Platform, Project, Store
 from ..pms import AVAILABLE_PMS
+from ..scoping import ByProject, Custom
 from ..text import slugify
 from .nested import named, project_info
 
@@ -25,6 +28,12 @@ class PlatformResource(Resource):
     path = "platforms"
     model = Platform
     permission_model = "core.platform"
+    scoping = Custom(
+        lambda request, query, vis: query.where(
+            Platform.id.in_(select(Project.platform_id).where(Project.id.in_(vis.projects)))
+        ),
+        "platforms of the visible projects",
+    )
     schema = PlatformSchema
     filters = {
         "id": Filter(Platform.id, "int", ("exact", "in")),
@@ -66,6 +75,7 @@ class ProjectResource(Resource):
     path = "projects"
     model = Project
     permission_model = "core.project"
+    scoping = ByProject(Project.id)
     schema = ProjectSchema
     filters = {
         "id": Filter(Project.id, "int", ("exact", "in")),
@@ -131,6 +141,7 @@ class StoreResource(Resource):
     path = "stores"
     model = Store
     permission_model = "core.store"
+    scoping = ByProject(Store.project_id)
     schema = StoreSchema
     filters = {
         "id": Filter(Store.id, "int", ("exact", "in")),

@@ -23,6 +23,7 @@ from ..api.schemas import Boolean, Choice, IdList, Integer, Schema
 from ..domain.attributes import KINDS, SORTS, PropertySort
 from ..models import LANGUAGES, PROPERTY_KINDS, Attribute, Property, Singularity
 from ..models.attributes import PREFIX_LEN, singularity_excluded, singularity_included
+from ..scoping import ByLinkedAttribute, Unscoped
 from .attributes import CLIENT_SORTS, optional_text, required_text, text
 from .nested import attributes, property_info
 
@@ -99,6 +100,7 @@ class BasePropertyResource(Resource):
 
     model = Property
     permission_model = "core.property"
+    scoping = Unscoped("formulas and stamps are definitions shared by every domain")
     schema = PropertySchema
     exportable = False
     filters = PROPERTY_FILTERS
@@ -265,6 +267,9 @@ class SingularityResource(Resource):
     path = "singularities"
     model = Singularity
     permission_model = "core.property"
+    scoping = ByLinkedAttribute(
+        Singularity.id, singularity_included.c.singularity_id, singularity_included.c.attribute_id
+    )
     schema = SingularitySchema
     exportable = False
     filters = {

@@ -11,6 +11,8 @@ from ..api.filters import Filter, compare
 from ..api.related import ensure_unique, load_row, load_rows
 from ..api.schemas import IdList, Integer, Schema, Text
 from ..models import Attribute, Deployment, Schedule, ScheduleDelay
+from ..models.schedules import schedule_delay_attributes
+from ..scoping import ByLinkedAttribute, Unscoped
 from .nested import attributes, named
 
 
@@ -23,6 +25,7 @@ class ScheduleResource(Resource):
     path = "schedules"
     model = Schedule
     permission_model = "core.schedule"
+    scoping = Unscoped("schedules are calendars shared by every domain")
     schema = ScheduleSchema
     filters = {
         "id": Filter(Schedule.id, "int", ("exact", "in")),
@@ -106,6 +109,11 @@ class ScheduleDelayResource(Resource):
     path = "schedule-delays"
     model = ScheduleDelay
     permission_model = "core.scheduledelay"
+    scoping = ByLinkedAttribute(
+        ScheduleDelay.id,
+        schedule_delay_attributes.c.scheduledelay_id,
+        schedule_delay_attributes.c.attribute_id,
+    )
     schema = ScheduleDelaySchema
     exportable = False
     filters = {
