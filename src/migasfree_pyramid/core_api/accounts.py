@@ -11,7 +11,8 @@ from ..api import Resource, action
 from ..api.errors import APIError, error_entry, validation_error
 from ..api.filters import Filter, related
 from ..api.related import ensure_unique, invalid_pk, load_rows
-from ..api.schemas import Boolean, IdList, Integer, Schema, Text, json_body, validate
+from ..api.resource import flush_or_conflict
+from ..api.schemas import Boolean, IdList, Integer, Schema, Text, json_body, partial, validate
 from ..models import Domain, Group, Permission, Scope, UserProfile
 from ..models.users import user_domains, user_groups
 from ..scoping import Custom, Unscoped
@@ -73,6 +74,11 @@ class UserProfileSchema(Schema):
     is_superuser = Boolean(default=False)
     is_staff = Boolean(default=False)
     is_active = Boolean(default=True)
+
+
+class PreferencesSchema(Schema):
+    domain_preference = Integer(required=False, nullable=True)
+    scope_preference = Integer(required=False, nullable=True)
 
 
 class ChangePasswordSchema(Schema):
@@ -291,6 +297,19 @@ class UserProfileResource(Resource):
         revoke_api_tokens(session, context.obj)
         key = create_api_token(session, context.obj)
         return {"detail": "Token updated!", "info": key}
+
+    @action("preferences", detail=True, methods=("PATCH",), permission=SELF_OR_CHANGE)
+    def preferences(self, request, context):
+        """A user chooses their own domain and scope preference (a delegated administrator only
+        among the domains they administer and their own scopes); the original offered this only
+        to holders of core.change_userprofile, i.e. not to domain admins themselves."""
+        data = validate(partial(PreferencesSchema(), json_body(request).keys()), json_body(request))
+        obj = context.obj
+        values = {"is_superuser": obj.is_superuser}
+        for key, value in self._preferences(request, obj, data, values).items():
+            setattr(obj, key, value)
+        flush_or_conflict(request)
+        return self.serialize(obj, request)
 
     @action("change-password", detail=True, methods=("PUT",), permission=SELF_OR_CHANGE)
     def change_password(self, request, context):

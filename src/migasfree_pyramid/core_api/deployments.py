@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import colander
+from pyramid.authorization import Deny
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -43,7 +44,7 @@ from ..models.deployments import (
     SOURCES,
 )
 from ..pms import AVAILABLE_PMS
-from ..scoping import Custom
+from ..scoping import Custom, delegated_domains
 from ..text import from_lines, slugify, to_lines
 from . import deployment_rules as rules
 from .nested import attributes, named, package_info, project_info
@@ -309,11 +310,39 @@ class BaseDeploymentResource(Resource):
         flush_or_conflict(request)
         request.registry.notify(event)
 
-    def check_domain_rules(self, request, obj, data: dict, creating: bool) -> None:
-        """The single place for a domain administrator's write rules (spec C.5, quirk F.4).
+    def item_acl(self, obj, request):
+        """A delegated administrator changes and deletes only the deployments of their
+        domains; global deployments (no domain) and other domains' are read-only for them
+        (stricter than the original, whose REST API let them edit global ones: spec F.4)."""
+        domains = delegated_domains(request)
+        if domains is None or (obj.domain_id is not None and obj.domain_id in domains):
+            return []
+        actions = [self.permission(a) for a in ("change", "delete")]
+        return [(Deny, request.identity.userid, actions)]
 
-        Not enforced yet: a later issue adds them here (mandatory domain, domain = preference).
-        """
+    def check_domain_rules(self, request, obj, data: dict, creating: bool) -> None:
+        """A delegated administrator's write rules (spec C.5, quirk F.4), enforced in the API:
+        the deployment belongs to one of their domains (their preference when they have one,
+        forced when only one is possible) and its name carries the domain's prefix."""
+        domains = delegated_domains(request)
+        if domains is None:
+            return
+        if "domain" in data or creating:
+            wanted = data.get("domain")
+            if wanted is None:
+                if len(domains) != 1:
+                    raise validation_error({"domain": "Domain can not be empty"})
+                wanted = domains[0]
+            elif wanted not in domains:
+                raise validation_error({"domain": "Domain must be one of your domains"})
+            data["domain"] = wanted
+        if "name" in data or "domain" in data:
+            domain_id = data.get("domain", obj.domain_id)
+            domain = request.dbsession.get(Domain, domain_id)
+            prefix = f"{domain.name.lower()}_"
+            name = data.get("name", obj.name)
+            if not name.lower().startswith(prefix):
+                data["name"] = (prefix + name)[:50]
 
     def apply(self, request, obj, data, creating):
         self.check_domain_rules(request, obj, data, creating)

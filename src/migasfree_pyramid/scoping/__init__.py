@@ -8,6 +8,7 @@ objects from nested lists in responses.
 from __future__ import annotations
 
 from ..api.resource import PRUNE_HOOK, SCOPE_HOOK
+from ..security.permissions import DOMAIN_ADMIN_GROUP
 from .prune import prune
 from .rules import (
     ByAttribute,
@@ -25,6 +26,19 @@ from .visibility import Visibility, compute
 
 def visibility(request) -> Visibility | None:
     return compute(request)
+
+
+def delegated_domains(request) -> tuple[int, ...] | None:
+    """The domains a delegated administrator (a non-superuser Domain Admin) works in, or None
+    for everyone else. With a domain preference, only that one."""
+    identity = request.identity
+    user = getattr(identity, "user", None)
+    if user is None or user.is_superuser:
+        return None
+    if DOMAIN_ADMIN_GROUP not in getattr(identity, "groups", ()):
+        return None
+    vis = request.visibility
+    return vis.domain_ids if vis is not None else ()
 
 
 def scope_hook(request, resource, query):
@@ -54,5 +68,6 @@ __all__ = [
     "Scoping",
     "Unscoped",
     "Visibility",
+    "delegated_domains",
     "prune",
 ]
