@@ -82,6 +82,8 @@ def migrate(engine, url: str) -> None:
 def settings():
     settings = dict(get_appsettings(str(TESTING_INI)))
     settings["sqlalchemy.url"] = database_url()
+    # Concurrent runs share the test Redis: each keeps its keys under its own prefix.
+    settings["migasfree.redis_prefix"] = f"migasfree-test-{os.getpid()}"
     return settings
 
 

@@ -15,6 +15,12 @@ SETTINGS = (
     Setting("clients.organization", as_str, "", "organization name reported to clients"),
     Setting("clients.contact", as_str, "", "contact reported to clients"),
     Setting("clients.helpdesk", as_str, "", "help desk text shown on computer labels"),
+    Setting(
+        "clients.message_alert_seconds",
+        as_int(1),
+        1800,
+        "a live sync message older than this marks a delayed computer",
+    ),
     Setting("clients.report_own_version", as_bool, False, "report our version, not 5.0"),
     Setting("clients.notify_new_computer", as_bool, False, "notification per new computer"),
     Setting("clients.notify_change_name", as_bool, False, "accept and notify name changes"),
@@ -47,3 +53,4 @@ def includeme(config) -> None:
     config.include(".public")
     config.include(".sync")
     config.include(".admin")
+    config.include(".messages")

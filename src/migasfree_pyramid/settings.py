@@ -109,6 +109,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("migasfree.jwt_access_minutes", as_int(1), 5, "lifetime of an access token"),
     Setting("migasfree.jwt_refresh_minutes", as_int(1), 1440, "lifetime of a refresh token"),
     Setting("migasfree.redis_url", as_str, "", "Redis for locks, counters and the task queue"),
+    Setting("migasfree.redis_prefix", as_str, "migasfree", "prefix of the keys kept in Redis"),
     Setting("huey.backend", as_choice("redis", "sqlite", "immediate"), "immediate", "task queue"),
     Setting("huey.url", as_str, "", "Redis URL of the task queue (backend redis)"),
     Setting("huey.sqlite_path", as_str, "var/huey.sqlite", "queue file (backend sqlite)"),

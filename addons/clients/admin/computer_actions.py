@@ -18,6 +18,7 @@ from migasfree_pyramid.domain.status import DEFAULT_STATUS
 from migasfree_pyramid.models import Attribute, Computer, Package, Property, StatusLog
 from migasfree_pyramid.models.computers import computer_sync_attributes
 
+from .. import messages as live
 from ..models import Error, Fault, Migration, PackageHistory
 from .lifecycle import replace
 from .shapes import computer_info
@@ -256,17 +257,29 @@ class ComputerActions:
 
     @action("synchronizing", detail=False, permission="view")
     def synchronizing(self, request, context):
-        """Computers whose live sync message is recent.
-
-        Live messages (Redis ``migasfree:msg:<id>``, spec E.2) are not written by this server
-        yet, so no computer is synchronizing as far as we know: always ``[]``.
-        """
-        return []
+        """Computers whose live sync message is recent (newer than
+        ``clients.message_alert_seconds``): they are synchronizing now."""
+        return self._by_message_age(request, context, recent=True)
 
     @action("delayed", detail=False, permission="view")
     def delayed(self, request, context):
-        """Computers whose live sync message is older than the alert threshold.
+        """Computers whose live sync message is older than the alert threshold: a sync that
+        started and never reached its end of transmission."""
+        return self._by_message_age(request, context, recent=False)
 
-        Live messages are not stored yet (see ``synchronizing``): always ``[]``.
-        """
-        return []
+    def _by_message_age(self, request, context, recent: bool) -> list:
+        conn = live.client(request.registry)
+        if conn is None:
+            return []
+        seconds = request.registry.settings.get("clients.message_alert_seconds", 1800)
+        limit = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)).replace(tzinfo=None)
+        ids = {
+            int(row["computer_id"])
+            for row in live.read_all(conn, request.registry)
+            if (row["date"] >= limit.isoformat()) == recent
+        }
+        if not ids:
+            return []
+        query = context.scoped_query().where(Computer.id.in_(ids)).order_by(Computer.id)
+        rows = request.dbsession.scalars(query.options(*self.list_options)).unique().all()
+        return self.load_list(rows, request)
