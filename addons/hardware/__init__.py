@@ -44,9 +44,7 @@ def includeme(config) -> None:
     settings.update(read_settings(settings, SETTINGS))
     # Registers the addon's tables in the shared metadata.
     from . import models  # noqa: F401
-    from .tasks import bind
 
-    bind(config.registry)
     config.add_permissions(HardwarePermission)
     config.include(".safe")
     config.include(".admin")

@@ -1,7 +1,7 @@
 """Background storage of large captures (huey), each task in its own transaction.
 
-A worker builds the application (``make_config``) before it consumes tasks, which includes this
-addon and so binds the registry the tasks use for settings and the database.
+A worker builds the application (``migasfree-worker``) before it consumes tasks; the core binds
+the registry the tasks use for settings and the database (``tasks.runtime``).
 """
 
 from __future__ import annotations
@@ -10,43 +10,20 @@ import contextlib
 import datetime as dt
 import logging
 
-import transaction
-from pyramid.scripting import prepare
-
-from migasfree_pyramid.db import SESSION_FACTORY_KEY, get_tm_session
 from migasfree_pyramid.models import Computer
-from migasfree_pyramid.tasks import huey
+from migasfree_pyramid.tasks import huey, runtime
 
 from .capture import HardwareError, Limits, store_hardware
 
 log = logging.getLogger(__name__)
-_bound: dict = {}
-
-
-def bind(registry) -> None:
-    """Remember the application registry the tasks of this process work with."""
-    _bound["registry"] = registry
 
 
 @contextlib.contextmanager
 def task_transaction():
-    """``(session, registry)`` in a transaction of its own: committed when the block ends,
-    aborted if it raises."""
-    registry = _bound.get("registry")
-    if registry is None:
-        raise RuntimeError("the hardware addon is not configured in this process")
-    env = prepare(registry=registry)
-    manager = transaction.TransactionManager(explicit=True)
-    session = None
-    try:
-        with manager:
-            session = get_tm_session(registry[SESSION_FACTORY_KEY], manager, env["request"])
-            yield session, registry
-    finally:
-        # Closed only after the manager committed or aborted: closing first would roll back.
-        if session is not None:
-            session.close()
-        env["closer"]()
+    """``(session, registry)`` in a transaction of its own (``tasks.runtime``): committed when
+    the block ends, aborted if it raises."""
+    with runtime.task_request() as request:
+        yield request.dbsession, request.registry
 
 
 @huey.task()

@@ -24,6 +24,8 @@ def make_config(settings: dict) -> Configurator:
     config.include(".tasks")
     config.include(".scoping")
     config.include(".core_api")
+    config.include(".repositories")
+    config.include(".external")
     config.commit()
     include_addons(config, config.get_settings()["migasfree.addons"])
     return config

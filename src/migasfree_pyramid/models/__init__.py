@@ -9,6 +9,7 @@ from .attributes import (
     Property,
     Singularity,
 )
+from .builds import DeploymentBuild
 from .computers import ClientUser, Computer, StatusLog
 from .deployments import Deployment
 from .domains import Domain, Scope
@@ -30,6 +31,7 @@ __all__ = [
     "ClientUser",
     "Computer",
     "Deployment",
+    "DeploymentBuild",
     "Domain",
     "Group",
     "Notification",

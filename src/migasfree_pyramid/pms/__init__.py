@@ -1,13 +1,14 @@
 """Package managers known to the server: one module per family, one registry.
 
 Adding a PMS is one module with a ``PackageManager`` subclass plus a line in ``REGISTRY``.
+``PackageManager.build(BuildContext)`` writes a repository (see ``base`` for the contract).
 """
 
 from __future__ import annotations
 
 from .apk import Apk
 from .apt import Apt
-from .base import DeploymentInfo, PackageManager
+from .base import BuildContext, BuildError, DeploymentInfo, PackageManager
 from .pacman import Pacman
 from .rpm import Dnf, Yum, Zypper
 from .wpt import Wpt
@@ -38,6 +39,8 @@ def all_architectures() -> list[str]:
 __all__ = [
     "AVAILABLE_PMS",
     "REGISTRY",
+    "BuildContext",
+    "BuildError",
     "DeploymentInfo",
     "PackageManager",
     "all_architectures",

@@ -1,9 +1,12 @@
 """Alpine (apk). The v5 client supports it; the original server refused it at registration
-(protocol-v5 section 10.3). We accept it; building apk repositories is the repositories issue."""
+(protocol-v5 section 10.3). We accept it, but cannot build its repositories yet: an
+``APKINDEX.tar.gz`` is signed with an RSA key in abuild's format (not the OpenPGP repository
+key, repositories.md Q3-Q4), and Debian ships neither ``apk`` nor ``abuild`` to build or verify
+one, so we would publish indexes nothing here can check."""
 
 from __future__ import annotations
 
-from .base import COMPONENT, DeploymentInfo, PackageManager
+from .base import COMPONENT, BuildContext, BuildError, DeploymentInfo, PackageManager
 
 
 class Apk(PackageManager):
@@ -23,6 +26,9 @@ class Apk(PackageManager):
         "x86",
         "x86_64",
     )
+
+    def build(self, ctx: BuildContext) -> None:
+        raise BuildError("apk repositories are not supported yet")
 
     def internal_template(self, dep: DeploymentInfo, public_url: str) -> str:
         return f"{self.internal_url(public_url, dep)}/{dep.slug}/{COMPONENT}\n"

@@ -1,8 +1,23 @@
-"""RPM families: yum, dnf and zypper share metadata (createrepo) and templates."""
+"""RPM families: yum, dnf and zypper share metadata (createrepo) and templates.
+
+A repository is ``<repos>/<slug>/`` with ``PKGS/*.rpm`` and ``repodata/`` written by
+``createrepo_c`` (Debian ships no ``createrepo``, repositories.md Q2), plus
+``repodata/repomd.xml.asc``, the armored detached signature that ``repo_gpgcheck=1`` verifies.
+
+Rebuilds are incremental: ``--update --update-md-path <live repository>`` reuses the metadata of
+every package whose file has the same name, size and mtime as in the live repository, and
+``--cachedir`` keeps checksums per project. (createrepo_c compares mtimes in whole seconds: a
+package replaced by one of the same size within the same second keeps its old metadata until
+it changes again; stores write new files, so in practice a re-upload differs.)
+"""
 
 from __future__ import annotations
 
-from .base import DeploymentInfo, PackageManager
+import os
+import tempfile
+
+from .base import BuildContext, DeploymentInfo, PackageManager
+from .building import checked_packages, ensure_dir, log, pkgs_dir, run_tool
 
 
 class Yum(PackageManager):
@@ -11,6 +26,37 @@ class Yum(PackageManager):
     extensions = ("rpm",)
     mimetypes = ("application/x-rpm", "application/x-redhat-package-manager")
     architectures = ("aarch64", "i386", "i686", "noarch", "x86_64", "(none)")
+
+    def build(self, ctx: BuildContext) -> None:
+        packages = checked_packages(ctx)
+        pkgs_dir(ctx)
+        live = os.path.join(ctx.repos_root, ctx.live_name)
+        argv = [
+            "createrepo_c",
+            "--quiet",
+            "--update",
+            "--cachedir",
+            os.path.join(ctx.cache_dir, "createrepo"),
+            "--workers",
+            str(os.cpu_count() or 1),
+        ]
+        if os.path.isfile(os.path.join(live, "repodata", "repomd.xml")):
+            argv += ["--update-md-path", live]
+        os.makedirs(ctx.cache_dir, exist_ok=True)
+        fd, read_list = tempfile.mkstemp(dir=ctx.cache_dir, prefix=".createrepo-read-")
+        os.close(fd)
+        try:
+            run_tool([*argv, "--read-pkgs-list", read_list, ctx.stage_dir], package="createrepo-c")
+            with open(read_list, encoding="utf-8") as handle:
+                read = sum(1 for line in handle if line.strip())
+        finally:
+            os.unlink(read_list)
+        log.info("%s %s: %d packages, %d read", self.name, ctx.live_name, len(packages), read)
+        repodata = ensure_dir(os.path.join(ctx.stage_dir, "repodata"))
+        for name in os.listdir(repodata):
+            os.chmod(os.path.join(repodata, name), 0o644)  # whatever the worker's umask
+        repomd = os.path.join(repodata, "repomd.xml")
+        ctx.signer.detach_sign(repomd, f"{repomd}.asc")
 
     def internal_template(self, dep: DeploymentInfo, public_url: str) -> str:
         return (

@@ -2,9 +2,9 @@
 
 It migrates the database (``upgrade heads``: the core and every enabled addon's branch), seeds
 the initial data (with the permissions of the addons the ini enables), creates the server and
-packager key pairs if they are missing and, when the database has no superuser yet, creates one:
-``admin`` with a random password that is printed once and saved to
-``<var_dir>/admin-password.txt`` (mode 0600), or with the password in
+packager key pairs and the repository signing key if they are missing and, when the database
+has no superuser yet, creates one: ``admin`` with a random password that is printed once and
+saved to ``<var_dir>/admin-password.txt`` (mode 0600), or with the password in
 ``MIGASFREE_ADMIN_PASSWORD`` (then neither printed nor saved).
 
 The helpers here (``load_app``, ``ScriptError``, ``session_scope``) are shared with the other
@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..crypto.gpg import GpgError, ensure_repository_key, public_key_path
 from ..crypto.keystore import PACKAGER, SERVER, KeyStore
 from ..db import ENGINE_KEY, SESSION_FACTORY_KEY, get_tm_session
 from ..initial_data import seed
@@ -202,6 +203,15 @@ def ensure_keys(keys_dir: str, out) -> None:
         raise ScriptError(f"cannot create the keys in {keys_dir}: {error}") from error
     if missing:
         print(f"Created the {' and '.join(missing)} keys in {keys_dir}", file=out)
+    # The repository signing key (OpenPGP, RSA 4096): made here rather than by the first build,
+    # so that clients can fetch the public key before any repository exists.
+    had_repository_key = os.path.exists(public_key_path(keys_dir))
+    try:
+        ensure_repository_key(keys_dir)
+    except (GpgError, OSError) as error:
+        raise ScriptError(f"cannot create the repository key in {keys_dir}: {error}") from error
+    if not had_repository_key:
+        print(f"Created the repository signing key in {keys_dir}", file=out)
 
 
 def initialize(ini: str, admin_username: str = "admin", out=None) -> None:

@@ -48,4 +48,8 @@ def enqueue(request, task, *args, **kwargs) -> None:
 def includeme(config) -> None:
     configure(config.get_settings())
     config.registry["migasfree.huey"] = huey
+    # The registry that tasks of this process use (a worker builds the app, then consumes).
+    from .runtime import bind
+
+    bind(config.registry)
     config.add_request_method(enqueue, "enqueue")

@@ -12,6 +12,7 @@ from migasfree_addons.hardware import tasks
 from migasfree_addons.hardware.models import HardwareLogicalName, HardwareNode
 from migasfree_pyramid.crypto.envelope import encrypt
 from migasfree_pyramid.db import SESSION_FACTORY_KEY
+from migasfree_pyramid.tasks import runtime
 
 from .lshw import chain, example, generated
 
@@ -145,7 +146,7 @@ def task_runner(tm, connection, registry, monkeypatch):
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     monkeypatch.setitem(registry, SESSION_FACTORY_KEY, factory)
-    monkeypatch.setitem(tasks._bound, "registry", registry)
+    monkeypatch.setitem(runtime._bound, "registry", registry)
 
     def run() -> int:
         hooks = list(tm.get().getAfterCommitHooks())
@@ -182,6 +183,6 @@ def test_task_for_a_deleted_computer_does_nothing(registry, monkeypatch, task_ru
 
 
 def test_task_needs_a_configured_registry(monkeypatch):
-    monkeypatch.setattr(tasks, "_bound", {})
+    monkeypatch.setattr(runtime, "_bound", {})
     with pytest.raises(RuntimeError), tasks.task_transaction():
         pass
