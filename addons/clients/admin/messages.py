@@ -12,7 +12,7 @@ import csv
 import io
 
 from cornice import Service
-from pyramid.authorization import DENY_ALL, Allow, Authenticated
+from pyramid.authorization import DENY_ALL, Allow, Authenticated, Deny
 from pyramid.response import Response
 from sqlalchemy import select
 
@@ -21,6 +21,7 @@ from migasfree_pyramid.api.filters import parse_datetime, parse_int
 from migasfree_pyramid.api.pagination import page_params, page_url
 from migasfree_pyramid.api.resource import API_PREFIX, RootChild
 from migasfree_pyramid.models import Computer
+from migasfree_pyramid.security.policy import AGENT
 
 from .. import messages as live
 
@@ -41,7 +42,8 @@ EXPORT_COLUMNS = (
 
 class MessagesContext(RootChild):
     __name__ = "messages"
-    __acl__ = [(Allow, Authenticated, VIEW_MESSAGES), DENY_ALL]
+    # Administrators only: agents are authenticated too (on safe paths), never admins.
+    __acl__ = [(Deny, AGENT, VIEW_MESSAGES), (Allow, Authenticated, VIEW_MESSAGES), DENY_ALL]
 
 
 def shape(row: dict) -> dict:

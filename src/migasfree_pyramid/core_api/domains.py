@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import colander
-from sqlalchemy import false, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..api import Resource
@@ -154,7 +154,10 @@ class DomainResource(Resource):
             "excluded_attributes": attributes(obj.excluded_attributes),
             "tags": attributes(obj.tags),
             "domain_admins": [
-                user_info(user) for user in sorted(obj.admins, key=lambda u: u.username)
+                user_info(user)
+                for user in sorted(obj.admins, key=lambda u: u.username)
+                # A delegated admin sees only their own account, here as in user-profiles/.
+                if request.visibility is None or user.id == request.visibility.user_id
             ],
         }
 
@@ -272,7 +275,9 @@ class ScopeResource(Resource):
         # non-superuser only ever sees, edits or deletes their own. Others' are plain 404s.
         user = _caller(request)
         if user is None:
-            return query.where(false())
+            # No caller: nothing narrows the query and the ACL answers 401, as on every other
+            # resource (an empty result would be a misleading 404).
+            return query
         if user.is_superuser:
             return query
         return query.where(Scope.user_id == user.id)

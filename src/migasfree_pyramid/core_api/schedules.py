@@ -45,23 +45,22 @@ class ScheduleResource(Resource):
         }
 
     def serialize(self, obj, request):
-        count = request.dbsession.scalar(
-            select(func.count(ScheduleDelay.id)).where(ScheduleDelay.schedule_id == obj.id)
-        )
-        return self._shape(obj, count)
+        return self.load_list([obj], request)[0]
 
     def load_list(self, rows, request):
-        # One grouped COUNT for the whole page instead of one per schedule.
+        # One grouped COUNT for the whole page instead of one per schedule; a delegated admin
+        # counts only the delays they can see (as schedule-delays/ lists them).
         ids = [row.id for row in rows]
         counts = {}
         if ids:
-            counts = dict(
-                request.dbsession.execute(
-                    select(ScheduleDelay.schedule_id, func.count(ScheduleDelay.id))
-                    .where(ScheduleDelay.schedule_id.in_(ids))
-                    .group_by(ScheduleDelay.schedule_id)
-                ).all()
+            query = (
+                select(ScheduleDelay.schedule_id, func.count(ScheduleDelay.id))
+                .where(ScheduleDelay.schedule_id.in_(ids))
+                .group_by(ScheduleDelay.schedule_id)
             )
+            if request.visibility is not None:
+                query = ScheduleDelayResource.scoping.apply(request, query, request.visibility)
+            counts = dict(request.dbsession.execute(query).all())
         return [self._shape(row, counts.get(row.id, 0)) for row in rows]
 
     def apply(self, request, obj, data, creating):
