@@ -316,8 +316,10 @@ class TestFirstRun:
 
     def test_server_and_packager_keys_are_created(self, first_run):
         assert sorted(os.listdir(first_run.var / "keys")) == [
+            ".gnupg",  # the repository signing key's GnuPG home
             "migasfree-packager.pri",
             "migasfree-packager.pub",
+            "migasfree-repository.gpg",
             "migasfree-server.pri",
             "migasfree-server.pub",
         ]
