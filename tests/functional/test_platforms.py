@@ -147,3 +147,26 @@ def test_statement_count_does_not_grow(client, dbsession, statements, linux):
     with statements:
         client.app.get(f"{API}/projects/", headers=headers)
     assert statements.count == few
+
+
+def test_badge_and_relations(client, make):
+    project = make.project("rel-project")
+    make.store(project=project)
+    make.store(project=project)
+    make.deployment(project=project)
+    computer = make.computer(project=project)
+    badge = client.get(f"{API}/projects/{project.id}/badge/").json
+    assert badge == {"pk": project.id, "text": "rel-project"}
+    computer_badge = client.get(f"{API}/computers/{computer.id}/badge/").json
+    assert computer_badge["text"] == f"CID-{computer.id}"
+    assert computer_badge["status"] == "assigned" and "rel-project" in computer_badge["summary"]
+    relations = {
+        r["api"]["model"]: r for r in client.get(f"{API}/projects/{project.id}/relations/").json
+    }
+    assert relations["stores"]["count"] == 2
+    assert relations["stores"]["api"]["query"] == {"project__id": project.id}
+    assert relations["deployments"]["count"] == 1
+    assert relations["computers"]["count"] == 1
+    # A reader may not view stores' writes but reads them; a caller without view gets 403.
+    assert client.get(f"{API}/projects/{project.id}/relations/", as_="nobody").status_int == 403
+    assert client.get(f"{API}/projects/999999/badge/").status_int == 404

@@ -105,6 +105,8 @@ def resource(
         put_rule("collection", "POST", Req(body=create, ok=expected, ok_for=write_ok_for))
     if "retrieve" in ops:
         put_rule("item", "GET", Req(cases))
+        put_rule("action.badge", "GET", Req(cases))
+        put_rule("action.relations", "GET", Req(cases))
     if "update" in ops:
         put_rule("item", "PUT", Req(cases, put, ok(200) if put is not None else ok(400)))
     if "partial_update" in ops:

@@ -33,7 +33,7 @@ from ..resources import Root
 from ..security.permissions import perm
 from .errors import conflict
 from .filters import Filter, apply_filters, apply_ordering, apply_search
-from .pagination import paginate
+from .pagination import count_rows, paginate
 from .schemas import json_body, partial, validate
 
 API_PREFIX = "/api/v1/token/"
@@ -261,6 +261,57 @@ def export_view(request):
     return response
 
 
+def model_key(model) -> str:
+    """How other resources' filters name this model (``project__id``, ``packageset__id``)."""
+    return model.__name__.lower()
+
+
+def badge_view(request):
+    """``{pk, text}`` of a row, plus ``status`` and ``summary`` for computers (spec D.2)."""
+    context = request.context
+    obj = context.obj
+    text = getattr(obj, "name", None) or getattr(obj, "username", None) or str(obj)
+    badge = {"pk": obj.id, "text": text}
+    if hasattr(obj, "status") and hasattr(obj, "sync_user"):
+        from ..core_api.nested import computer_summary
+
+        badge.update(text=str(obj), status=obj.status, summary=computer_summary(obj))
+    return badge
+
+
+def relations_view(request):
+    """The rows of other resources that point at this one, with their (scoped) counts.
+
+    Derived from the other resources' filters: a resource with a ``<model>__id`` filter lists
+    the rows related to a ``<model>``. One COUNT per related resource, each through that
+    resource's own scoping (spec D.2 ``relations/``; the original's hand-kept link table also
+    listed special cases this does not: the CID attribute of a computer and the like).
+    """
+    context = request.context
+    key = f"{model_key(context.resource.model)}__id"
+    session = request.dbsession
+    result = []
+    for other in request.registry.get("migasfree.resources", []):
+        spec = other.filters.get(key)
+        if spec is None or "exact" not in spec.lookups or "list" not in other.operations:
+            continue
+        if not request.has_permission(other.permission("view"), context):
+            continue
+        related = CollectionContext(other, request)
+        query = apply_filters(
+            related.scoped_query(), {key: str(context.obj.id)}, other.filters, request
+        )
+        result.append(
+            {
+                "api": {"model": other.path, "query": {key: context.obj.id}},
+                "text": other.path,
+                "count": count_rows(session, query),
+                "actions": [],
+            }
+        )
+    return result
+
+
 def flush_or_conflict(request) -> None:
     """Flush now so that a constraint violation becomes a 409 answer, not a 500."""
     try:
@@ -386,6 +437,13 @@ def register_resource(config, resource_cls: type[Resource], prefix: str = API_PR
     for method, op, view, perm_action in method_ops:
         if op in ops:
             detail.add_view(method, pruned(view), permission=resource.permission(perm_action))
+
+    if "retrieve" in ops:
+        # The two read-only helpers every viewset of the original had (spec D.2).
+        for helper, view in (("badge", badge_view), ("relations", relations_view)):
+            extra = service(f"action.{helper}", base + r"{id:\d+}/" + helper + "/", item=True)
+            extra.add_view("GET", pruned(view), permission=resource.permission("view"))
+            services.append(extra)
 
     for spec, func in resource_actions(resource_cls):
         path = base + (r"{id:\d+}/" if spec.detail else "") + spec.name + "/"
