@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from migasfree_pyramid.crypto.gpg import GpgError
 from migasfree_pyramid.pms import AVAILABLE_PMS, get_pms
 from migasfree_pyramid.pms.base import BuildContext, BuildError
 from migasfree_pyramid.pms.building import PackageCache, checked_packages, run_tool, stat_key
@@ -113,3 +114,13 @@ def test_a_damaged_cache_is_ignored(tmp_path):
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "t.json").write_text("{not json")
     assert PackageCache(str(tmp_path / "cache"), "t").load().entries == {}
+
+
+def test_a_signing_failure_is_a_build_error(tmp_path):
+    class BrokenSigner:
+        def sign(self, requests):
+            raise GpgError("gpg failed (2): no secret key")
+
+    ctx = context(tmp_path, signer=BrokenSigner())
+    with pytest.raises(BuildError, match=r"signing failed: gpg failed \(2\): no secret key"):
+        get_pms("wpt").build(ctx)

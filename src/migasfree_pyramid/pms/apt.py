@@ -34,6 +34,7 @@ from .building import (
     log,
     pkgs_dir,
     run_tool,
+    sign,
     tail,
     write_public,
 )
@@ -165,11 +166,10 @@ class Apt(PackageManager):
             write_public(os.path.join(ctx.stage_dir, relative), data)
         release = os.path.join(ctx.stage_dir, "Release")
         write_public(release, self.release(ctx.live_name, arches, indexes).encode())
-        ctx.signer.sign(
-            [
-                SignRequest(release, os.path.join(ctx.stage_dir, "InRelease"), "clear"),
-                SignRequest(release, os.path.join(ctx.stage_dir, "Release.gpg"), "armor"),
-            ]
+        sign(
+            ctx,
+            SignRequest(release, os.path.join(ctx.stage_dir, "InRelease"), "clear"),
+            SignRequest(release, os.path.join(ctx.stage_dir, "Release.gpg"), "armor"),
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ import os
 import subprocess
 import tempfile
 
+from ..crypto.gpg import GpgError, SignRequest
 from .base import COMPONENT, BuildContext, BuildError
 
 log = logging.getLogger("migasfree_pyramid.pms")
@@ -55,6 +56,14 @@ def run_tool(
     if result.returncode != 0:
         raise BuildError(f"{argv[0]} failed ({result.returncode}): {tail(result.stderr)}")
     return result
+
+
+def sign(ctx: BuildContext, *requests: SignRequest) -> None:
+    """Sign with the repository key; a gpg failure is a ``BuildError`` like any tool's."""
+    try:
+        ctx.signer.sign(list(requests))
+    except GpgError as error:
+        raise BuildError(f"signing failed: {error}") from error
 
 
 def tail(output: bytes, lines: int = 20) -> str:

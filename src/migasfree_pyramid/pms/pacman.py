@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..crypto.gpg import SignRequest
 from . import alpm
 from .base import COMPONENT, BuildContext, DeploymentInfo, PackageManager
-from .building import PackageCache, checked_packages, log, pkgs_dir, write_public
+from .building import PackageCache, checked_packages, log, pkgs_dir, sign, write_public
 
 
 def _digests(path: str) -> tuple[str, str]:
@@ -109,7 +109,7 @@ class Pacman(PackageManager):
             os.symlink(f"{archive}.sig", os.path.join(folder, f"{ctx.live_name}.{kind}.sig"))
             path = os.path.join(folder, archive)
             requests.append(SignRequest(path, f"{path}.sig", "binary"))
-        ctx.signer.sign(requests)
+        sign(ctx, *requests)
 
     def internal_template(self, dep: DeploymentInfo, public_url: str) -> str:
         return (

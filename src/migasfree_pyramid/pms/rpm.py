@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import tempfile
 
+from ..crypto.gpg import SignRequest
 from .base import BuildContext, DeploymentInfo, PackageManager
-from .building import checked_packages, ensure_dir, log, pkgs_dir, run_tool
+from .building import checked_packages, ensure_dir, log, pkgs_dir, run_tool, sign
 
 
 class Yum(PackageManager):
@@ -56,7 +57,7 @@ class Yum(PackageManager):
         for name in os.listdir(repodata):
             os.chmod(os.path.join(repodata, name), 0o644)  # whatever the worker's umask
         repomd = os.path.join(repodata, "repomd.xml")
-        ctx.signer.detach_sign(repomd, f"{repomd}.asc")
+        sign(ctx, SignRequest(repomd, f"{repomd}.asc", "armor"))
 
     def internal_template(self, dep: DeploymentInfo, public_url: str) -> str:
         return (

@@ -13,8 +13,9 @@ import json
 import os
 import tarfile
 
+from ..crypto.gpg import SignRequest
 from .base import COMPONENT, BuildContext, BuildError, DeploymentInfo, PackageManager
-from .building import PackageCache, checked_packages, log, pkgs_dir, write_public
+from .building import PackageCache, checked_packages, log, pkgs_dir, sign, write_public
 
 METADATA = "pms/metadata.json"
 
@@ -74,7 +75,7 @@ class Wpt(PackageManager):
         pkgs_dir(ctx)
         target = os.path.join(ctx.stage_dir, "packages.json")
         write_public(target, json.dumps(index, indent=2, sort_keys=True).encode())
-        ctx.signer.detach_sign(target, f"{target}.sig")
+        sign(ctx, SignRequest(target, f"{target}.sig", "armor"))
 
     def internal_template(self, dep: DeploymentInfo, public_url: str) -> str:
         return f"{self.internal_url(public_url, dep)}/{dep.slug} {COMPONENT}\n"
