@@ -35,8 +35,14 @@ from .network import client_ip
 DOMAIN_PROPERTY = {"prefix": "DMN", "name": "DOMAIN", "sort": "server", "kind": "L"}
 
 
-def sync_user(request, name: str, fullname: str) -> ClientUser:
+def sync_user(request, name: str, fullname: str, current: ClientUser | None = None) -> ClientUser:
+    """The client user called ``name`` (created when new); ``current``, the computer's user
+    (already loaded with it), spares the lookup when it is the same one, as on most syncs."""
     session = request.dbsession
+    if current is not None and current.name == name:
+        if fullname and current.fullname != fullname:
+            current.fullname = fullname
+        return current
     user = session.scalars(
         select(ClientUser).where(ClientUser.name == name).order_by(ClientUser.id)
     ).first()
@@ -50,21 +56,33 @@ def sync_user(request, name: str, fullname: str) -> ClientUser:
     return user
 
 
-def tag_values(session, computer_id: int) -> list[tuple[Property, str]]:
+def tag_values(session, computer_id: int, properties: dict) -> list[tuple]:
     """The computer's tags whose property is enabled, as ``(property, raw value)``."""
+    by_id = {prop.id: prop for prop in properties.values()}
     rows = session.execute(
-        select(Property, Attribute.value)
-        .join(Attribute, Attribute.property_att_id == Property.id)
+        select(Attribute.property_att_id, Attribute.value)
         .join(computer_tags, computer_tags.c.attribute_id == Attribute.id)
-        .where(computer_tags.c.computer_id == computer_id, Property.enabled.is_(True))
+        .where(computer_tags.c.computer_id == computer_id)
     ).all()
-    return [(prop, value) for prop, value in rows]
+    found = [(by_id.get(prop_id), value) for prop_id, value in rows]
+    return [(prop, value) for prop, value in found if prop is not None and prop.enabled]
+
+
+# Plain rows (read-only here): an ORM Property per row costs more than the rest of the loop.
+PROPERTY_COLUMNS = (
+    Property.id,
+    Property.prefix,
+    Property.enabled,
+    Property.kind,
+    Property.sort,
+    Property.auto_add,
+)
 
 
 def rebuild(request, computer, claims: dict) -> list[int]:
     """Recompute and store the computer's sync attributes; returns their ids."""
     session = request.dbsession
-    properties = {p.prefix: p for p in session.scalars(select(Property))}
+    properties = {p.prefix: p for p in session.execute(select(*PROPERTY_COLUMNS))}
     items: list[tuple[Property, AttributeValue, bool]] = []
 
     reported = claims.get("sync_attributes") or {}
@@ -77,7 +95,7 @@ def rebuild(request, computer, claims: dict) -> list[int]:
             (prop, parsed, False) for parsed in expand_attribute_values(prop.kind, prop.sort, value)
         ]
 
-    for prop, value in tag_values(session, computer.id):
+    for prop, value in tag_values(session, computer.id, properties):
         items += [
             (prop, parsed, True) for parsed in expand_attribute_values(prop.kind, prop.sort, value)
         ]
@@ -107,12 +125,12 @@ def rebuild(request, computer, claims: dict) -> list[int]:
     all_systems = (
         ids_by_key.get((properties["SET"].id, ALL_SYSTEMS_VALUE)) if "SET" in properties else None
     ) or 0
-    set_rules = rules.attribute_set_rules(session)
+    set_rules, domain_rules = rules.set_and_domain_rules(session)
     # Sets, then domains (which may be defined by a SET-<name>), then sets again (which may be
     # defined by a DMN-<name>). Exclusions make this non-monotonic, so two passes, no fixpoint.
     base = set(attribute_ids)
     first_sets = evaluate_sets(set_rules, base, all_systems)
-    domains = matching_domains(rules.domain_rules(session), base | set(first_sets))
+    domains = matching_domains(domain_rules, base | set(first_sets))
     domain_ids: list[int] = []
     if domains:
         dmn = properties.get("DMN") or _domain_property(session)
@@ -125,8 +143,11 @@ def rebuild(request, computer, claims: dict) -> list[int]:
     sets = evaluate_sets(set_rules, base | set(domain_ids), all_systems) if domains else first_sets
     attribute_ids += domain_ids + sets
     attribute_ids = list(dict.fromkeys(attribute_ids))
-    _store(session, computer.id, attribute_ids)
-    _refresh_cid_description(session, properties.get("CID"), computer)
+    cid = properties.get("CID")
+    cid_id = ids_by_key.get((cid.id, str(computer.id))) if cid is not None else None
+    cid_description = _store(session, computer.id, attribute_ids, cid_id)
+    if cid_description != computer.name:
+        _refresh_cid_description(session, cid, computer)
     return attribute_ids
 
 
@@ -137,12 +158,22 @@ def _domain_property(session) -> Property:
     return prop
 
 
-def _store(session, computer_id: int, attribute_ids: list[int]) -> None:
-    """Diff the link table instead of rewriting it: most syncs change nothing."""
+NOT_LINKED = object()
+
+
+def _store(session, computer_id: int, attribute_ids: list[int], cid_id: int | None):
+    """Diff the link table instead of rewriting it: most syncs change nothing.
+
+    Returns the description of the attribute ``cid_id`` if it was linked (read in the same
+    statement), so that the CID description is only written when it is stale."""
     link = computer_sync_attributes
-    current = set(
-        session.scalars(select(link.c.attribute_id).where(link.c.computer_id == computer_id))
-    )
+    rows = session.execute(
+        select(link.c.attribute_id, Attribute.description)
+        .join(Attribute, Attribute.id == link.c.attribute_id)
+        .where(link.c.computer_id == computer_id)
+    ).all()
+    current = {row[0] for row in rows}
+    cid_description = next((row[1] for row in rows if row[0] == cid_id), NOT_LINKED)
     wanted = set(attribute_ids)
     if current - wanted:
         session.execute(
@@ -155,6 +186,7 @@ def _store(session, computer_id: int, attribute_ids: list[int]) -> None:
             insert(link),
             [{"computer_id": computer_id, "attribute_id": a} for a in wanted - current],
         )
+    return cid_description
 
 
 def _refresh_cid_description(session, cid_property, computer) -> None:
@@ -212,7 +244,7 @@ def process(request, computer, claims: dict) -> None:
     computer.forwarded_ip_address = client_ip(request)
     if claims.get("sync_user"):
         computer.sync_user = sync_user(
-            request, claims["sync_user"], claims.get("sync_fullname") or ""
+            request, claims["sync_user"], claims.get("sync_fullname") or "", computer.sync_user
         )
     computer.sync_start_date = utcnow()
     request.dbsession.flush()

@@ -9,7 +9,7 @@ from cornice import Service
 from sqlalchemy import select, update
 
 from migasfree_pyramid.domain.status import DEFAULT_STATUS, STATUS_UNSUBSCRIBED
-from migasfree_pyramid.models import Computer, Notification
+from migasfree_pyramid.models import Computer, Notification, Project
 from migasfree_pyramid.models.meta import utcnow
 from migasfree_pyramid.security.views import verify_credentials
 from migasfree_pyramid.services import computers as computer_service
@@ -123,7 +123,8 @@ def create_or_update(request):
     name = text_claim(claims, "name", 50)
     ip = ip_claim(claims)
     session = request.dbsession
-    project = request.context.project
+    # The identity carries a plain reference; registration links rows to the ORM project.
+    project = session.get(Project, request.context.project.id)
     forwarded = client_ip(request)
     computer = find_computer(session, uuid, name)
     if computer is not None:

@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pyramid.authorization import Allow
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.response import Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
-from migasfree_pyramid.crypto.envelope import EnvelopeError, unwrap, wrap
+from migasfree_pyramid.crypto.envelope import (
+    EnvelopeError,
+    open_envelope,
+    unwrap,
+    verified_data,
+    wrap,
+)
 from migasfree_pyramid.crypto.keystore import PACKAGER, SERVER, keystore
 from migasfree_pyramid.models import Computer, Project
 from migasfree_pyramid.resources import Root
@@ -70,30 +78,105 @@ def read_envelope(request) -> tuple[str, str]:
     return msg, project
 
 
+@dataclass(frozen=True)
+class ProjectRef:
+    """The envelope's project as every safe call needs it: read as one plain row, because an ORM
+    instance (with its joined platform) costs several times more and only registration needs
+    one (``registration`` loads it then)."""
+
+    id: int
+    name: str
+    slug: str
+    auto_register_computers: bool
+
+
+_PROJECT_COLUMNS = (Project.id, Project.name, Project.slug, Project.auto_register_computers)
+# Built once: constructing a statement costs more than executing a cached one.
+_PROJECT_QUERY = select(*_PROJECT_COLUMNS).where(Project.name == bindparam("name"))
+# Outer joins all the way: the computer's eager joins are inner by default, which would drop
+# the project row when the computer does not exist.
+_PROJECT_COMPUTER_QUERY = (
+    _PROJECT_QUERY.add_columns(Computer)
+    .outerjoin(Computer, Computer.id == bindparam("computer_id"))
+    .options(
+        joinedload(Computer.project, innerjoin=False).joinedload(Project.platform, innerjoin=False)
+    )
+)
+
+
+def find_project(session, name: str, computer_id: int | None = None):
+    """``(project, computer)``: the project called ``name`` and, with ``computer_id``, that
+    computer (with what its contexts read), loaded by the same statement; None when missing."""
+    if computer_id is None:
+        row = session.execute(_PROJECT_QUERY, {"name": name}).first()
+    else:
+        params = {"name": name, "computer_id": computer_id}
+        row = session.execute(_PROJECT_COMPUTER_QUERY, params).first()
+    if row is None:
+        return None, None
+    return ProjectRef(*row[:4]), row[4] if computer_id is not None else None
+
+
+def computer_claim(data) -> int | None:
+    """The computer id a claims dict names (``id``), if it is a valid one."""
+    cid = data.get("id") if isinstance(data, dict) else None
+    if isinstance(cid, bool) or not isinstance(cid, int | str) or not str(cid).isdigit():
+        return None
+    cid = int(cid)
+    # Ids beyond the column's range cannot exist; asking the database would be an error.
+    return cid if 0 < cid < 2**31 else None
+
+
 def agent_identity(request):
-    """Identity source for safe paths (registered with ``config.add_identity_source``)."""
+    """Identity source for safe paths (registered with ``config.add_identity_source``).
+
+    The message is decrypted (with the server key) before the project is read, so that one
+    statement can read the project and prefetch the computer the claims name; the claims are
+    trusted only after the signature verifies with that project's key. Errors keep their
+    order: unknown project (404), project without key, then undecryptable or unsigned (400).
+    """
     if not request.path.startswith(SAFE_PREFIX) or request.method != "POST":
         return None
     msg, project_name = read_envelope(request)
-    project = request.dbsession.scalars(select(Project).where(Project.name == project_name)).first()
     keys = keystore(request)
-    packager = request.path.startswith(PACKAGER_PREFIX)
-    if project is None and not packager:
+    if request.path.startswith(PACKAGER_PREFIX):
+        return _packager_identity(request, keys, msg, project_name)
+    failure, plaintext = None, None
+    try:
+        plaintext = open_envelope(msg, keys.private(SERVER))
+    except EnvelopeError as error:
+        failure = error
+    prefetch = computer_claim(plaintext["data"]) if plaintext is not None else None
+    project, computer = find_project(request.dbsession, project_name, prefetch)
+    if project is None:
         raise SafeError(404, NO_PROJECT, wrapped=False)
-    verify_name = PACKAGER if packager else project.slug
-    if not keys.exists(verify_name):
+    if not keys.exists(project.slug):
         # No key was ever issued for this project, so nothing it sends can be genuine.
         raise SafeError(400, "Invalid Signature", wrapped=False)
-    reply_key = keys.public(verify_name)
+    reply_key = keys.public(project.slug)
+    request.environ["migasfree.reply_key"] = reply_key
+    try:
+        if failure is not None:
+            raise failure
+        claims = verified_data(plaintext, reply_key)
+    except EnvelopeError as error:
+        raise SafeError(400, str(error)) from None
+    # The prefetched computer is kept here: the session only holds it weakly.
+    data = {"claims": claims, "project": project, "computer": computer}
+    return AgentIdentity("project", str(project.id), data=data)
+
+
+def _packager_identity(request, keys, msg: str, project_name: str):
+    project, _ = find_project(request.dbsession, project_name)
+    if not keys.exists(PACKAGER):
+        raise SafeError(400, "Invalid Signature", wrapped=False)
+    reply_key = keys.public(PACKAGER)
+    request.environ["migasfree.reply_key"] = reply_key
     try:
         claims = unwrap(msg, keys.private(SERVER), reply_key)
     except EnvelopeError as error:
-        request.environ["migasfree.reply_key"] = reply_key
         raise SafeError(400, str(error)) from None
-    request.environ["migasfree.reply_key"] = reply_key
-    if packager:
-        return AgentIdentity("packager", "server", data={"claims": claims, "project": project})
-    return AgentIdentity("project", str(project.id), data={"claims": claims, "project": project})
+    return AgentIdentity("packager", "server", data={"claims": claims, "project": project})
 
 
 def claims_of(request) -> dict:
@@ -138,9 +221,10 @@ class ComputerContext(SafeContext):
         cid = claims.get("id")
         if isinstance(cid, bool) or not isinstance(cid, int | str) or not str(cid).isdigit():
             raise SafeError(400, "Malformed claims")
-        cid = int(cid)
-        # Ids beyond the column's range cannot exist; asking the database would be an error.
-        computer = request.dbsession.get(Computer, cid) if 0 < cid < 2**31 else None
+        cid = computer_claim(claims)
+        computer = request.identity.data.get("computer")  # prefetched with the project
+        if computer is None or computer.id != cid:
+            computer = request.dbsession.get(Computer, cid) if cid is not None else None
         if computer is None:
             raise SafeError(404, NO_COMPUTER, wrapped=False)
         self.computer = computer

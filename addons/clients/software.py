@@ -1,7 +1,10 @@
 """``computers/software/``: the software inventory and history of a computer (protocol-v5 7.5).
 
 Set-based: however many packages a computer reports (thousands), the diff against its open
-package-history rows costs at most six statements and no per-package round trip.
+package-history rows costs at most six statements and no per-package round trip. The names
+are compared in Python with the open rows (read with their names in one statement), so only the
+few names that changed since the last sync are looked up: no statement carries thousands of
+parameters, which cost more to build and parse than to run.
 
 The client prefixes history entries with the diff marker (``+pkg`` / ``-pkg``). The original
 compared them verbatim with package names, so the history was never recorded (protocol-v5
@@ -10,7 +13,7 @@ compared them verbatim with package names, so the history was never recorded (pr
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from migasfree_pyramid.core_api.package_files import normalized_name
 from migasfree_pyramid.models import Package
@@ -28,7 +31,8 @@ def _names(value, field: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise SafeError(400, "Malformed claims")
-    return [item.strip() for item in value if item.strip() and len(item.strip()) <= MAX_FULLNAME]
+    stripped = [item.strip() for item in value]
+    return [item for item in stripped if item and len(item) <= MAX_FULLNAME]
 
 
 def split_history(history) -> tuple[list[str], list[str]]:
@@ -76,20 +80,43 @@ def package_ids(session, project_id: int, fullnames: set[str]) -> dict[str, int]
     return found
 
 
+_history = PackageHistory.__table__
+_package = Package.__table__
+OPEN_PACKAGES = (
+    select(
+        _history.c.package_id,
+        _package.c.fullname,
+        (_package.c.project_id == bindparam("project_id")).label("same_project"),
+    )
+    .join(_package, _package.c.id == _history.c.package_id)
+    .where(_history.c.computer_id == bindparam("computer_id"), _history.c.uninstall_date.is_(None))
+)
+
+
+def open_packages(session, computer) -> tuple[set[int], dict[str, int]]:
+    """The computer's open history: all package ids, and ``{fullname: id}`` of those of its
+    project. One statement; comparing names here spares looking up thousands of names that
+    did not change."""
+    # On the session's connection: plain rows, without the ORM's per-row result processing.
+    rows = (
+        session.connection()
+        .execute(OPEN_PACKAGES, {"computer_id": computer.id, "project_id": computer.project_id})
+        .all()
+    )
+    return {row[0] for row in rows}, {row[1]: row[0] for row in rows if row[2]}
+
+
 def process(request, computer, inventory, history) -> None:
     session = request.dbsession
     reported = _names(inventory, "inventory") if inventory is not None else None
     installed, uninstalled = split_history(history)
-    wanted = set(reported or ()) | set(installed) | set(uninstalled)
-    ids = package_ids(session, computer.project_id, wanted)
+    open_ids, known = open_packages(session, computer)
+    wanted = set(reported or ())
+    wanted.update(installed, uninstalled)
+    # Only names the computer did not have open are looked up (and created when unknown).
+    ids = package_ids(session, computer.project_id, wanted - known.keys())
+    ids.update(known)
     table = PackageHistory
-    open_ids = set(
-        session.scalars(
-            select(table.package_id).where(
-                table.computer_id == computer.id, table.uninstall_date.is_(None)
-            )
-        )
-    )
     if reported is not None:
         target = {ids[name] for name in reported if name in ids}
         to_close, to_open = open_ids - target, target - open_ids

@@ -7,14 +7,23 @@ import datetime as dt
 import re
 
 from cornice import Service
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from migasfree_pyramid.domain.matching import available_deployments
 from migasfree_pyramid.domain.packages import DeploymentPackages, mandatory_packages
 from migasfree_pyramid.domain.status import STATUS_AVAILABLE
-from migasfree_pyramid.models import LANGUAGES, Attribute, Notification, Property, Singularity
+from migasfree_pyramid.models import (
+    LANGUAGES,
+    Attribute,
+    Computer,
+    Notification,
+    Property,
+    Singularity,
+)
 from migasfree_pyramid.models.attributes import singularity_excluded, singularity_included
 from migasfree_pyramid.models.computers import computer_sync_attributes
+from migasfree_pyramid.models.meta import utcnow
 from migasfree_pyramid.pms import DeploymentInfo, get_pms
 from migasfree_pyramid.services.clock import local_to_utc, today
 
@@ -91,7 +100,6 @@ eot = service("eot", "eot/")
 def get_properties(request, computer, claims):
     """Enabled client formulas; a matching singularity of highest priority replaces the code."""
     session = request.dbsession
-    attrs = rules.computer_attribute_ids(session, computer.id)
     props = session.scalars(
         select(Property)
         .where(Property.sort == "client", Property.enabled.is_(True))
@@ -103,7 +111,8 @@ def get_properties(request, computer, claims):
         .order_by(Singularity.priority.desc())
     ).all()
     chosen: dict[int, Singularity] = {}
-    if singularities:
+    if singularities:  # the computer's attributes are only needed (and read) then
+        attrs = rules.computer_attribute_ids(session, computer.id)
         links = rules._links(session, singularity_included, singularity_excluded, "singularity_id")
         for item in singularities:
             included, excluded = links[item.id]
@@ -347,6 +356,36 @@ def parse_start_date(value, settings) -> dt.datetime:
     return local_to_utc(parsed, settings)
 
 
+def link_and_finish(session, computer, sync_id: int, start, now) -> None:
+    """Link the computer's errors and faults since ``start`` to the synchronization and set its
+    ``sync_end_date``: one statement on PostgreSQL (data-modifying CTEs), three elsewhere."""
+    links = [
+        update(model.__table__)
+        .where(
+            model.computer_id == computer.id,
+            model.synchronization_id.is_(None),
+            model.created_at >= start,
+        )
+        .values(synchronization_id=sync_id)
+        for model in (Error, Fault)
+    ]
+    finish = (
+        update(Computer.__table__)
+        .where(Computer.id == computer.id)
+        .values(sync_end_date=now, updated_at=now)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        for number, link in enumerate(links):
+            finish = finish.add_cte(link.returning(link.table.c.id).cte(f"linked_{number}"))
+        session.execute(finish)
+    else:
+        for statement in (*links, finish):
+            session.execute(statement)
+    # The row is written; keep the loaded object in step without another UPDATE at commit.
+    set_committed_value(computer, "sync_end_date", now)
+    set_committed_value(computer, "updated_at", now)
+
+
 @computer_post(synchronizations, mtls=True)
 def end_synchronization(request, computer, claims):
     session = request.dbsession
@@ -358,29 +397,23 @@ def end_synchronization(request, computer, claims):
     ok = claims.get("pms_status_ok", False)
     if not isinstance(ok, bool):
         raise SafeError(400, {"pms_status_ok": ["Must be a valid boolean."]})
-    sync = Synchronization(
-        computer_id=computer.id,
-        project_id=computer.project_id,
-        user_id=computer.sync_user_id,
-        consumer=consumer,
-        start_date=start,
-        pms_status_ok=ok,
-    )
-    session.add(sync)
-    session.flush()
-    for model in (Error, Fault):
-        session.execute(
-            update(model)
-            .where(
-                model.computer_id == computer.id,
-                model.synchronization_id.is_(None),
-                model.created_at >= start,
-            )
-            .values(synchronization_id=sync.id)
+    now = utcnow()
+    sync_id = session.execute(
+        insert(Synchronization)
+        .values(
+            computer_id=computer.id,
+            project_id=computer.project_id,
+            user_id=computer.sync_user_id,
+            consumer=consumer,
+            start_date=start,
+            pms_status_ok=ok,
+            created_at=now,
         )
-    computer.sync_end_date = sync.created_at
+        .returning(Synchronization.id)
+    ).scalar_one()
+    link_and_finish(session, computer, sync_id, start, now)
     request.registry.notify(
-        SynchronizationFinished(sync.id, computer.id, computer.project_id, ok, sync.created_at)
+        SynchronizationFinished(sync_id, computer.id, computer.project_id, ok, now)
     )
     return reply(
         request,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import colander
 from cornice import Service
-from sqlalchemy import String, cast, delete, exists, false, not_, select, true
+from sqlalchemy import String, cast, delete, exists, false, not_, or_, select, true, union
 from sqlalchemy.orm import contains_eager, selectinload
 
 from migasfree_pyramid.api import Resource, action
@@ -65,6 +65,39 @@ def computer_architecture(request, computer) -> int | None:
 
 def has_inventory_clause(computer_id):
     return exists(select(PackageHistory.id).where(PackageHistory.computer_id == computer_id))
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+class ComputerSearch:
+    """The computers' search fields (the original's id, name, desktop user name and full name)
+    as one field: ``apply_search`` calls ``ilike`` on each search field, and this one answers
+    with a condition PostgreSQL can serve from indexes.
+
+    An OR of ILIKEs over the computer and its joined desktop user is a filter on every row of
+    the fleet; here each table is searched on its own (trigram indexes on the names) and the
+    matches are combined by id. A word that is not all digits cannot match an id, so the id
+    is not even looked at then.
+    """
+
+    def ilike(self, pattern: str, escape: str | None = None):
+        users = select(ClientUser.id).where(
+            or_(
+                ClientUser.name.ilike(pattern, escape=escape),
+                ClientUser.fullname.ilike(pattern, escape=escape),
+            )
+        )
+        parts = [
+            select(Computer.id).where(Computer.name.ilike(pattern, escape=escape)),
+            select(Computer.id).where(Computer.sync_user_id.in_(users)),
+        ]
+        if pattern.strip("%").isdigit():
+            # On its own: read from the primary key's index, not the whole table.
+            parts.append(
+                select(Computer.id).where(cast(Computer.id, String).ilike(pattern, escape=escape))
+            )
+        return Computer.id.in_(union(*parts))
 
 
 # -- filters (spec D.4 computers row) ------------------------------------------------------------
@@ -265,7 +298,7 @@ class ComputerResource(ComputerActions, Resource):
     schema = ComputerSchema
     operations = frozenset({"list", "retrieve", "update", "partial_update", "destroy"})
     filters = FILTERS
-    search_fields = (cast(Computer.id, String), Computer.name, ClientUser.name, ClientUser.fullname)
+    search_fields = (ComputerSearch(),)
     ordering = ORDERING
     default_ordering = ("id",)
     detail_options = (selectinload(Computer.tags),)

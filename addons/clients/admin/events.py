@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import colander
 from sqlalchemy import String, cast, exists, not_, or_, select, true
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from migasfree_pyramid.api import Resource, action
 from migasfree_pyramid.api.errors import validation_error
@@ -62,6 +62,18 @@ def _event_filters(model, *, status: bool = False, project: bool = True) -> dict
     return filters
 
 
+def related_rows(model, *names: str) -> tuple:
+    """Loader options for a page of events: each related row kind in one more statement.
+
+    Joined eager loads (computer, its project, platform and desktop user, the event's project
+    and platform...) put more tables in a page's statement than PostgreSQL searches for the
+    best join order (join_collapse_limit, 8): with a domain admin's scoping on top it joined
+    the whole table (two million synchronizations) before filtering. A statement per kind keeps
+    the page's own statement to the events table and its scoping.
+    """
+    return tuple(selectinload(getattr(model, name)) for name in names)
+
+
 class EventResource(Resource):
     operations = READ_ONLY
     default_ordering = ("-created_at",)
@@ -95,7 +107,10 @@ class ErrorResource(EventResource):
         "synchronization_id",
     )
     # Only id, start and creation date of the linked sync are shown: load nothing more with it.
-    list_options = detail_options = (selectinload(Error.synchronization).lazyload("*"),)
+    list_options = detail_options = (
+        selectinload(Error.synchronization).lazyload("*"),
+        *related_rows(Error, "computer", "project"),
+    )
 
     def serialize(self, obj, request):
         return {
@@ -182,7 +197,10 @@ class FaultResource(EventResource):
         "result",
         "synchronization_id",
     )
-    list_options = detail_options = (selectinload(Fault.synchronization).lazyload("*"),)
+    list_options = detail_options = (
+        selectinload(Fault.synchronization).lazyload("*"),
+        *related_rows(Fault, "computer", "project", "fault_definition"),
+    )
 
     def serialize(self, obj, request):
         definition = obj.fault_definition
@@ -215,6 +233,7 @@ class MigrationResource(EventResource):
     filters = _event_filters(Migration)
     search_fields = (computer_column(Migration), id_text(Migration.computer_id))
     ordering = ordering(Migration, "id", "created_at", "computer_id", "project_id")
+    list_options = detail_options = related_rows(Migration, "computer", "project")
 
     def serialize(self, obj, request):
         return {
@@ -237,7 +256,7 @@ class StatusLogResource(EventResource):
     search_fields = (StatusLog.status, computer_column(StatusLog))
     ordering = ordering(StatusLog, "id", "created_at", "computer_id", "status")
     # The core model's relationship is lazy; one joined statement for a page.
-    list_options = detail_options = (joinedload(StatusLog.computer),)
+    list_options = detail_options = related_rows(StatusLog, "computer")
 
     def serialize(self, obj, request):
         return {
@@ -282,6 +301,7 @@ class SyncResource(EventResource):
         "consumer",
         "pms_status_ok",
     )
+    list_options = detail_options = related_rows(Synchronization, "computer", "project", "user")
 
     def serialize(self, obj, request):
         return {

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, lazyload, selectinload
 
 from migasfree_pyramid.api import Resource
 from migasfree_pyramid.api.filters import Filter
 from migasfree_pyramid.core_api.nested import project_info
-from migasfree_pyramid.models import Package
+from migasfree_pyramid.models import Computer, Package
 from migasfree_pyramid.scoping import ByComputer
 
 from ..models import PackageHistory
-from .shapes import computer_column, computer_filters, computer_info, through
-
-
-def package_column(column):
-    return (
-        select(column)
-        .where(Package.id == PackageHistory.package_id)
-        .correlate(PackageHistory)
-        .scalar_subquery()
-    )
+from .shapes import computer_filters, computer_info, through
 
 
 class PackageHistoryResource(Resource):
@@ -48,17 +40,39 @@ class PackageHistoryResource(Resource):
             PackageHistory.uninstall_date, "datetime", ("gte", "lt", "isnull")
         ),
     }
-    search_fields = (computer_column(PackageHistory), package_column(Package.fullname))
+    search_fields = (Computer.name, Package.fullname)
     ordering = {
         "id": PackageHistory.id,
         "computer": PackageHistory.computer_id,
         "package": PackageHistory.package_id,
         "install_date": PackageHistory.install_date,
         "uninstall_date": PackageHistory.uninstall_date,
-        "computer__name": computer_column(PackageHistory),
-        "package__fullname": package_column(Package.fullname),
+        "computer__name": Computer.name,
+        "package__fullname": Package.fullname,
     }
     default_ordering = ("computer__name", "package__fullname")
+
+    def query(self, request):
+        # Explicit joins, reused by the eager loads, so that the default order (computer name,
+        # package name) is one of real columns: PostgreSQL walks the computers by name and
+        # reads a page of history from the index, where ordering by correlated subqueries
+        # sorted the whole table (20 million rows in the benchmark fleet) for every page.
+        return (
+            select(PackageHistory)
+            .join(Computer, Computer.id == PackageHistory.computer_id)
+            .join(Package, Package.id == PackageHistory.package_id)
+            .options(
+                # What the rows show of the computer and the package beyond their own columns
+                # comes in statements of its own, so that the page's statement keeps three
+                # tables that PostgreSQL can order freely.
+                contains_eager(PackageHistory.computer).options(
+                    selectinload(Computer.project), selectinload(Computer.sync_user)
+                ),
+                contains_eager(PackageHistory.package).options(
+                    selectinload(Package.project), lazyload(Package.store)
+                ),
+            )
+        )
 
     def serialize(self, obj, request):
         package = obj.package

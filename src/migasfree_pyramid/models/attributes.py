@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .meta import Base, attribute_links
+from .meta import Base, attribute_links, trigram_index
 
 PROPERTY_SORTS = ("basic", "client", "server")
 PROPERTY_KINDS = {
@@ -50,7 +50,11 @@ class Attribute(Base):
     """A value of a property: ``PRJ-debian-12``, ``CID-42``, ``SET-All Systems``..."""
 
     __tablename__ = "core_attribute"
-    __table_args__ = (UniqueConstraint("property_att_id", "value"),)
+    __table_args__ = (
+        UniqueConstraint("property_att_id", "value"),
+        # The computers' ``sync_attributes`` filter looks for a value containing a text.
+        trigram_index("ix_core_attribute_value_trgm", "value"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     property_att_id: Mapped[int] = mapped_column(

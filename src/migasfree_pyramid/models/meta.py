@@ -68,6 +68,13 @@ def association(name: str, left: str, left_col: str, right: str, right_col: str)
     return table
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A GIN trigram index (PostgreSQL's pg_trgm, created by migration 0003): it serves the
+    ``ILIKE '%word%'`` of admin searches and "contains" filters, which no b-tree can. Other
+    databases get a plain index, unused by such searches but harmless."""
+    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+
+
 def attribute_links(owner_table: str, owner_col: str) -> tuple[Table, Table]:
     """The included/excluded attribute tables that many core objects carry."""
     return (

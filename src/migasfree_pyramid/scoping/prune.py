@@ -59,7 +59,7 @@ def prune(result, request):
         visible[AttributeRef] = set(
             session.scalars(
                 select(Attribute.id).where(
-                    Attribute.id.in_(found[AttributeRef]), vis.attribute_condition(Attribute.id)
+                    Attribute.id.in_(found[AttributeRef]), vis.attribute_check(Attribute.id)
                 )
             )
         )

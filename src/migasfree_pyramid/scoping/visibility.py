@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, literal, or_, select
+from sqlalchemy import exists, false, literal, select, union, union_all
 from sqlalchemy.sql import Select
 
-from ..domain.status import PRODUCTIVE
+from ..domain.status import PRODUCTIVE_ORDERED
 from ..models import Computer
 from ..models.computers import computer_sync_attributes as sync
 from ..models.domains import (
@@ -30,20 +30,58 @@ from ..models.domains import (
 from ..models.users import user_domains
 from ..security.permissions import DOMAIN_ADMIN_GROUP
 
+# Inline literals (not bound parameters), so that PostgreSQL matches the condition with the
+# partial index ``ix_client_computer_unproductive`` even in a prepared statement's generic plan.
+PRODUCTIVE_LITERALS = [literal(status, literal_execute=True) for status in PRODUCTIVE_ORDERED]
 
-def _member(included, excluded, owner_col: str, owner) -> list:
-    """Conditions on ``Computer.id``: an included attribute of ``owner``, no excluded one."""
-    inc = (
-        select(sync.c.computer_id)
-        .join(included, included.c.attribute_id == sync.c.attribute_id)
-        .where(included.c[owner_col] == owner, sync.c.computer_id == Computer.id)
+
+def unproductive_computers() -> Select:
+    """Ids of the computers out of production.
+
+    Productivity is checked as "not one of these": they are few and come from a small partial
+    index, where checking "productive" reads (or hashes) nearly the whole computer table.
+    """
+    other = Computer.__table__.alias("unproductive")
+    return select(other.c.id).where(other.c.status.not_in(PRODUCTIVE_LITERALS))
+
+
+def _unproductive(computer_id):
+    """``computer_id`` is out of production (see ``unproductive_computers``)."""
+    query = unproductive_computers()
+    return exists(query.where(query.selected_columns[0] == computer_id))
+
+
+def _links(table, owner_col: str, owner, computer_id):
+    """``computer_id`` has a sync attribute in ``table`` (an included/excluded list) of
+    ``owner``."""
+    link = sync.alias()
+    return exists(
+        select(link.c.computer_id)
+        .join(table, table.c.attribute_id == link.c.attribute_id)
+        .where(table.c[owner_col] == owner, link.c.computer_id == computer_id)
     )
-    exc = (
-        select(sync.c.computer_id)
-        .join(excluded, excluded.c.attribute_id == sync.c.attribute_id)
-        .where(excluded.c[owner_col] == owner, sync.c.computer_id == Computer.id)
+
+
+def _members(included, excluded, owner_col: str, owner, *conditions) -> Select:
+    """Ids of computers with a sync attribute included by ``owner`` and none it excludes.
+
+    Starts from the links of the included attributes (an index range per attribute), so the
+    cost follows the size of the domain, not of the fleet.
+    """
+    link = sync.alias()
+    computer_id = link.c.computer_id
+    return (
+        select(computer_id)
+        .join(included, included.c.attribute_id == link.c.attribute_id)
+        .where(included.c[owner_col] == owner)
+        .where(~_links(excluded, owner_col, owner, computer_id), ~_unproductive(computer_id))
+        .where(*(condition(computer_id) for condition in conditions))
+        # DISTINCT keeps the subquery whole: PostgreSQL plans it once, as one relation of the
+        # outer query, and starts from it when it is small. Flattened into a list query's own
+        # joins (computer, desktop user, project, platform) it made more relations than the
+        # planner searches exhaustively, and it joined the whole fleet before filtering.
+        .distinct()
     )
-    return [exists(inc), ~exists(exc)]
 
 
 @dataclass
@@ -53,36 +91,39 @@ class Visibility:
     user_id: int
     domain_ids: tuple[int, ...]  # the preferred domain, or all administered domains
     scope_id: int | None
+    session: object = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
-    def computers(self) -> Select:
+    def computers(self):
         """Ids of the productive computers in the domain(s) and scope."""
         if "computers" not in self._cache:
-            query = select(Computer.id).where(Computer.status.in_(sorted(PRODUCTIVE)))
-            if self.domain_ids:
-                # In any of the domains; membership is decided per domain (its own exclusions).
-                query = query.where(
-                    or_(
-                        *(
-                            and_(*_member(domain_included, domain_excluded, "domain_id", d))
-                            for d in self.domain_ids
-                        )
-                    )
-                )
-            elif self.scope_id is None:
-                query = query.where(literal(False))
-            if self.scope_id is not None:
-                query = query.where(
-                    *_member(scope_included, scope_excluded, "scope_id", self.scope_id)
-                )
-            self._cache["computers"] = query
+            self._cache["computers"] = self._computers()
         return self._cache["computers"]
+
+    def _computers(self):
+        scope = []
+        if self.scope_id is not None:
+            owner = ("scope_id", self.scope_id)
+            scope = [
+                lambda cid: _links(scope_included, *owner, cid),
+                lambda cid: ~_links(scope_excluded, *owner, cid),
+            ]
+        if self.domain_ids:
+            # In any of the domains; membership is decided per domain (its own exclusions).
+            parts = [
+                _members(domain_included, domain_excluded, "domain_id", d, *scope)
+                for d in self.domain_ids
+            ]
+            return parts[0] if len(parts) == 1 else union(*parts)
+        if self.scope_id is not None:
+            return _members(scope_included, scope_excluded, "scope_id", self.scope_id)
+        return select(Computer.id).where(false())
 
     @property
     def attributes(self) -> Select:
         """Ids of the sync attributes of the visible computers."""
-        return select(sync.c.attribute_id).where(sync.c.computer_id.in_(self.computers)).distinct()
+        return select(sync.c.attribute_id).where(sync.c.computer_id.in_(self.computers))
 
     @property
     def tags(self) -> Select:
@@ -92,13 +133,39 @@ class Visibility:
         )
 
     @property
-    def projects(self) -> Select:
-        return select(Computer.project_id).where(Computer.id.in_(self.computers)).distinct()
+    def projects(self) -> tuple[int, ...]:
+        """Ids of the projects with visible computers.
+
+        Read once per request (one statement) and handed to later statements as constants:
+        a handful of ids, whatever the size of the fleet. As a subquery it was computed again
+        by every statement that used it (a list's count and its page), and PostgreSQL, unable
+        to guess how few projects come out, planned the statements around it badly.
+        """
+        if "projects" not in self._cache:
+            query = select(Computer.project_id).where(Computer.id.in_(self.computers)).distinct()
+            # No autoflush: scoping runs while a write is half applied (related rows loaded
+            # through scoped queries), and must not flush it early.
+            with self.session.no_autoflush:
+                self._cache["projects"] = tuple(self.session.scalars(query))
+        return self._cache["projects"]
 
     def attribute_condition(self, column):
         """``column`` (an attribute id) is visible: a sync attribute of a visible computer or a
-        tag of the preferred domain."""
-        return column.in_(self.attributes) | column.in_(self.tags)
+        tag of the preferred domain. For lists over the whole attribute table: one IN over the
+        set of visible attributes, which PostgreSQL builds once."""
+        return column.in_(union_all(self.attributes, self.tags))
+
+    def attribute_check(self, column):
+        """The same condition, checked row by row: for a few attributes (the nested lists of
+        a page, which ``prune`` filters) looking at each one's links costs far less than
+        building the set of every attribute of every visible computer."""
+        link = sync.alias()
+        synced = exists(
+            select(link.c.attribute_id).where(
+                link.c.attribute_id == column, link.c.computer_id.in_(self.computers)
+            )
+        )
+        return synced | column.in_(self.tags)
 
 
 def compute(request) -> Visibility | None:
@@ -125,4 +192,5 @@ def compute(request) -> Visibility | None:
         user_id=user.id,
         domain_ids=domain_ids,
         scope_id=user.scope_preference_id,
+        session=request.dbsession,
     )

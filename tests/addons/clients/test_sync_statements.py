@@ -10,6 +10,23 @@ from migasfree_pyramid.models import Project
 
 IDENT = {"uuid": "4C4C4544-0000-1111-2222-333344449999", "name": "PC9"}
 
+# Statements per call of a repeat sync (bench/README.md, "Sync load"): the project and the
+# computer come in one statement; software is 2 when nothing changed (the open history, then
+# nothing to look up or write). Lower these freely; raising one needs a reason.
+PINNED = {
+    "computers/id/": 2,
+    "computers/properties/": 3,
+    "computers/attributes/": 8,
+    "computers/faults/definitions/": 3,
+    "computers/repositories/": 4,
+    "computers/packages/mandatory/": 4,
+    "computers/software/": 2,
+    "computers/devices/": 1,
+    "computers/traits/": 2,
+    "synchronizations/": 3,
+    "eot/": 1,
+}
+
 
 @pytest.fixture
 def project(make):
@@ -122,4 +139,4 @@ def test_statements_do_not_grow(testapp, registry, project, make, statements, db
     print("statements per call:", small)
     assert large == small
     # The figures stated in the issue note; a regression shows up here first.
-    assert max(small.values()) <= 25, small
+    assert small == PINNED, small
