@@ -227,7 +227,7 @@ def run_all(target, database: str, server: str, args, roles) -> list[Result]:
         for case, path in CASES:
             if args.only and args.only not in case:
                 continue
-            if case in SUPERUSER_ONLY and role != "superuser":
+            if (case in SUPERUSER_ONLY and role != "superuser") or case in args.skip.split(","):
                 continue
             result = measure(target, case, path.format(**context), role, args)
             results.append(result)
@@ -328,6 +328,7 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per case at most")
     parser.add_argument("--roles", default="superuser,lab,north")
     parser.add_argument("--only", help="only the cases whose name contains this")
+    parser.add_argument("--skip", default="", help="comma-separated case names to leave out")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN each case's slowest SQL")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each case as it ends")
