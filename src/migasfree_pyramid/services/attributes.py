@@ -12,6 +12,16 @@ class AttributeRefused(ValueError):
     """The property does not accept new values (``auto_add`` is off)."""
 
 
+def truncation_notice(prop: Property, parsed) -> Notification:
+    """What admins are told when a value was cut to 250 characters (spec A.1.2)."""
+    return Notification(
+        message=(
+            f"The value of the attribute [{prop.prefix}] has more than 250 characters. "
+            f"The original value is truncated: {parsed.original}"
+        )
+    )
+
+
 def get_or_create(
     session, prop: Property, raw_value: str, description: str | None = None, *, force=False
 ) -> Attribute:
@@ -33,14 +43,7 @@ def get_or_create(
     attribute = Attribute(property_att=prop, value=parsed.value, description=parsed.description)
     session.add(attribute)
     if parsed.truncated:
-        session.add(
-            Notification(
-                message=(
-                    f"The value of the attribute [{prop.prefix}] has more than 250 characters. "
-                    f"The original value is truncated: {parsed.original}"
-                )
-            )
-        )
+        session.add(truncation_notice(prop, parsed))
     session.flush()
     return attribute
 
@@ -88,14 +91,7 @@ def bulk_get_or_create(session, items) -> dict[tuple[int, str], int]:
         found.update(_read_ids(session, [(p.id, v.value) for p, v in creatable]))
         for prop, parsed in creatable:
             if parsed.truncated:
-                session.add(
-                    Notification(
-                        message=(
-                            f"The value of the attribute [{prop.prefix}] has more than 250 "
-                            f"characters. The original value is truncated: {parsed.original}"
-                        )
-                    )
-                )
+                session.add(truncation_notice(prop, parsed))
     return found
 
 
