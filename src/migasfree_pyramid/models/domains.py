@@ -21,6 +21,16 @@ domain_tags = association(
 )
 scope_included, scope_excluded = attribute_links("core_scope", "scope_id")
 
+# Who belongs to each domain and scope (spec C.3: productive computers with an included sync
+# attribute and no excluded one). Database triggers keep them (migration 0004), whoever writes
+# the links, the statuses or the rules; the application only reads them (scoping.visibility).
+domain_computers = association(
+    "core_domain_computers", "core_domain", "domain_id", "client_computer", "computer_id"
+)
+scope_computers = association(
+    "core_scope_computers", "core_scope", "scope_id", "client_computer", "computer_id"
+)
+
 
 class Domain(Base):
     """Computers with an included attribute and no excluded one; includes ``DMN-<name>``."""

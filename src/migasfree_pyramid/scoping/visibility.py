@@ -6,27 +6,22 @@ the domains they administer; with no domain at all it is empty). The original le
 admin with no preference see everything (C.3): here delegated administrators never can.
 
 The visible computers are the productive ones that belong to the domain(s) and the scope: a
-computer belongs when one of its sync attributes is included and none is excluded. Everything
-else derives from them: their sync attributes, their projects, the preferred domain's tags.
+computer belongs when one of its sync attributes is included and none is excluded
+(``core_domain_computers`` and ``core_scope_computers``, kept by the database). Everything else
+derives from them: their sync attributes, their projects, the preferred domain's tags.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, false, literal, select, union, union_all
+from sqlalchemy import exists, false, literal, select, union_all
 from sqlalchemy.sql import Select
 
 from ..domain.status import PRODUCTIVE_ORDERED
 from ..models import Computer
 from ..models.computers import computer_sync_attributes as sync
-from ..models.domains import (
-    domain_excluded,
-    domain_included,
-    domain_tags,
-    scope_excluded,
-    scope_included,
-)
+from ..models.domains import domain_computers, domain_tags, scope_computers
 from ..models.users import user_domains
 from ..security.permissions import DOMAIN_ADMIN_GROUP
 
@@ -43,45 +38,6 @@ def unproductive_computers() -> Select:
     """
     other = Computer.__table__.alias("unproductive")
     return select(other.c.id).where(other.c.status.not_in(PRODUCTIVE_LITERALS))
-
-
-def _unproductive(computer_id):
-    """``computer_id`` is out of production (see ``unproductive_computers``)."""
-    query = unproductive_computers()
-    return exists(query.where(query.selected_columns[0] == computer_id))
-
-
-def _links(table, owner_col: str, owner, computer_id):
-    """``computer_id`` has a sync attribute in ``table`` (an included/excluded list) of
-    ``owner``."""
-    link = sync.alias()
-    return exists(
-        select(link.c.computer_id)
-        .join(table, table.c.attribute_id == link.c.attribute_id)
-        .where(table.c[owner_col] == owner, link.c.computer_id == computer_id)
-    )
-
-
-def _members(included, excluded, owner_col: str, owner, *conditions) -> Select:
-    """Ids of computers with a sync attribute included by ``owner`` and none it excludes.
-
-    Starts from the links of the included attributes (an index range per attribute), so the
-    cost follows the size of the domain, not of the fleet.
-    """
-    link = sync.alias()
-    computer_id = link.c.computer_id
-    return (
-        select(computer_id)
-        .join(included, included.c.attribute_id == link.c.attribute_id)
-        .where(included.c[owner_col] == owner)
-        .where(~_links(excluded, owner_col, owner, computer_id), ~_unproductive(computer_id))
-        .where(*(condition(computer_id) for condition in conditions))
-        # DISTINCT keeps the subquery whole: PostgreSQL plans it once, as one relation of the
-        # outer query, and starts from it when it is small. Flattened into a list query's own
-        # joins (computer, desktop user, project, platform) it made more relations than the
-        # planner searches exhaustively, and it joined the whole fleet before filtering.
-        .distinct()
-    )
 
 
 @dataclass
@@ -102,22 +58,22 @@ class Visibility:
         return self._cache["computers"]
 
     def _computers(self):
-        scope = []
-        if self.scope_id is not None:
-            owner = ("scope_id", self.scope_id)
-            scope = [
-                lambda cid: _links(scope_included, *owner, cid),
-                lambda cid: ~_links(scope_excluded, *owner, cid),
-            ]
+        # Membership is kept by the database (migration 0004), so this is an index range of
+        # the domain, whatever the size of the fleet or of the domain's rule.
+        in_scope = select(scope_computers.c.computer_id).where(
+            scope_computers.c.scope_id == self.scope_id
+        )
         if self.domain_ids:
-            # In any of the domains; membership is decided per domain (its own exclusions).
-            parts = [
-                _members(domain_included, domain_excluded, "domain_id", d, *scope)
-                for d in self.domain_ids
-            ]
-            return parts[0] if len(parts) == 1 else union(*parts)
+            members = select(domain_computers.c.computer_id).where(
+                domain_computers.c.domain_id.in_(self.domain_ids)
+            )
+            if len(self.domain_ids) > 1:
+                members = members.distinct()
+            if self.scope_id is not None:
+                members = members.where(domain_computers.c.computer_id.in_(in_scope))
+            return members
         if self.scope_id is not None:
-            return _members(scope_included, scope_excluded, "scope_id", self.scope_id)
+            return in_scope
         return select(Computer.id).where(false())
 
     @property
