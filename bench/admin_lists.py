@@ -32,6 +32,7 @@ from webob import Request
 
 from migasfree_pyramid import make_config
 from migasfree_pyramid.db import ENGINE_KEY, make_engine
+from migasfree_pyramid.settings import DEFAULT_POSTGRESQL_SETTINGS
 
 try:  # run as a script (bench/ on the path) or as a module of the bench package
     from fleet import DEFAULT_DATABASE, SERVER, USERS, api_key, app_settings, database_url, psql_url
@@ -116,9 +117,9 @@ class InProcess:
     def __init__(self, database: str, server: str, pg_options: tuple[str, ...] = ()):
         self.database = database
         url = database_url(database, server)
-        # Per-connection server settings to compare with the defaults (``--pg-option``).
-        options = " ".join(f"-c {option}" for option in pg_options)
-        self.engine = make_engine(url, connect_args={"options": options} if options else {})
+        # The app's own connection settings (as in production), then ``--pg-option``'s (the
+        # later of two equal names wins).
+        self.engine = make_engine(url, DEFAULT_POSTGRESQL_SETTINGS + pg_options)
         self.app = make_config({**app_settings(url), ENGINE_KEY: self.engine}).make_wsgi_app()
         self.statements = 0
         self.log: list[list] = []  # [statement, parameters, seconds] of the last request

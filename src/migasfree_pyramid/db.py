@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 
 from pyramid_retry import mark_error_retryable
 from sqlalchemy import create_engine, event
@@ -13,14 +14,19 @@ from sqlalchemy.pool import StaticPool
 from transaction._transaction import Status
 from zope.sqlalchemy.datamanager import STATUS_ACTIVE, join_transaction, mark_changed
 
+from .settings import DEFAULT_POSTGRESQL_SETTINGS
+
 ENGINE_KEY = "migasfree.engine"
 SESSION_FACTORY_KEY = "migasfree.dbsession_factory"
 TEST_SESSION_ENVIRON_KEY = "app.dbsession"
 TM_INFO_KEY = "migasfree.tm"
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """Create the engine; SQLite gets foreign keys, WAL and a busy timeout."""
+def make_engine(
+    url: str, postgresql_settings: Iterable[str] = DEFAULT_POSTGRESQL_SETTINGS, **kwargs
+) -> Engine:
+    """Create the engine; SQLite gets foreign keys, WAL and a busy timeout, PostgreSQL
+    connections ``postgresql_settings`` (``name=value`` pairs, see settings.py)."""
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)
@@ -32,6 +38,10 @@ def make_engine(url: str, **kwargs) -> Engine:
     # the server dropped fails its first statement with an OperationalError instead; SQLAlchemy
     # then discards the pool's stale connections and pyramid_retry runs the request again.
     kwargs.setdefault("pool_pre_ping", False)
+    options = " ".join(f"-c {pair}" for pair in postgresql_settings)
+    if options and url.startswith("postgresql"):
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args["options"] = " ".join(filter(None, (connect_args.get("options"), options)))
     return create_engine(url, **kwargs)
 
 
@@ -130,7 +140,9 @@ def includeme(config) -> None:
     config.include("pyramid_tm")
     config.include("pyramid_retry")
 
-    engine = settings.get(ENGINE_KEY) or make_engine(settings["sqlalchemy.url"])
+    engine = settings.get(ENGINE_KEY) or make_engine(
+        settings["sqlalchemy.url"], settings["migasfree.postgresql_settings"]
+    )
     factory = get_session_factory(engine)
     config.registry[ENGINE_KEY] = engine
     config.registry[SESSION_FACTORY_KEY] = factory

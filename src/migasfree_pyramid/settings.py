@@ -20,6 +20,12 @@ from pyramid.settings import asbool, aslist
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _REQUIRED = object()
 
+# Per-connection PostgreSQL settings for this workload (short OLTP statements on data that is
+# cached or on SSDs): JIT compiling costs 20-100 ms on the count of a big list and never pays
+# back on such statements; the default random_page_cost (4, for spinning disks) makes the
+# planner read whole tables where a few hundred index lookups answer (bench/README.md).
+DEFAULT_POSTGRESQL_SETTINGS = ("jit=off", "random_page_cost=1.1")
+
 
 def expand_env(key: str, value: str, environ: dict[str, str] | None = None) -> str:
     """Replace ``${VAR}`` / ``${VAR:-default}`` references in ``value``."""
@@ -55,6 +61,21 @@ def as_bool(value: Any) -> bool:
 
 def as_list(value: Any) -> list[str]:
     return list(value) if isinstance(value, list | tuple) else aslist(str(value))
+
+
+_SERVER_SETTING = re.compile(r"[a-z_][a-z0-9_.]*=[A-Za-z0-9_.+-]+")
+
+
+def as_server_settings(value: Any) -> tuple[str, ...]:
+    """``name=value`` pairs of server settings (they go into a connection option string, so
+    nothing but names and plain values is accepted)."""
+    pairs = tuple(as_list(value))
+    if pairs == ("none",):
+        return ()
+    for pair in pairs:
+        if not _SERVER_SETTING.fullmatch(pair):
+            raise ValueError(f"{pair!r} is not name=value")
+    return pairs
 
 
 def as_str(value: Any) -> str:
@@ -96,6 +117,12 @@ class Setting:
 CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("sqlalchemy.url", doc="database URL (sqlite:/// or postgresql+psycopg://)"),
     Setting("migasfree.addons", as_list, [], "addons to enable, by entry-point name"),
+    Setting(
+        "migasfree.postgresql_settings",
+        as_server_settings,
+        DEFAULT_POSTGRESQL_SETTINGS,
+        "PostgreSQL settings of the app's connections (name=value ...; 'none' for none)",
+    ),
     Setting("migasfree.var_dir", as_str, "var", "where the embedded default keeps its files"),
     Setting("migasfree.public_dir", as_str, "var/public", "repositories and package stores"),
     Setting("migasfree.keys_dir", as_str, "var/keys", "server, project and repository keys"),

@@ -429,3 +429,11 @@ class TestScriptErrors:
         code, _, err = user_command(site, "create", "ana")
         assert code == 1
         assert "migasfree-initdb" in err
+
+
+def test_postgresql_connections_get_the_configured_settings(engine):
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        assert conn.scalar(text("SHOW jit")) == "off"
+        assert conn.scalar(text("SHOW random_page_cost")) == "1.1"

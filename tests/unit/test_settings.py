@@ -187,3 +187,24 @@ class TestCoreSettings:
     def test_unknown_queue_backend_names_the_key(self, tmp_path):
         with pytest.raises(ConfigurationError, match=r"'huey\.backend': must be one of"):
             configured(core(**{"huey.backend": "rabbit"}), str(tmp_path))
+
+
+def test_postgresql_settings_default_and_none():
+    assert read_settings(core(), CORE_SETTINGS)["migasfree.postgresql_settings"] == (
+        "jit=off",
+        "random_page_cost=1.1",
+    )
+    raw = core(**{"migasfree.postgresql_settings": "none"})
+    assert read_settings(raw, CORE_SETTINGS)["migasfree.postgresql_settings"] == ()
+    raw = core(**{"migasfree.postgresql_settings": "work_mem=64MB\n jit=on"})
+    assert read_settings(raw, CORE_SETTINGS)["migasfree.postgresql_settings"] == (
+        "work_mem=64MB",
+        "jit=on",
+    )
+
+
+@pytest.mark.parametrize("bad", ["jit", "jit=off -c x=1", "a=b;drop", "=1", "x='1'"])
+def test_postgresql_settings_refuse_anything_but_name_value(bad):
+    raw = core(**{"migasfree.postgresql_settings": bad})
+    with pytest.raises(ConfigurationError, match=r"migasfree\.postgresql_settings"):
+        read_settings(raw, CORE_SETTINGS)
