@@ -585,6 +585,9 @@ def main(argv=None) -> int:
         print(f"{args.database} already holds this fleet ({marker['rows']:,} rows generated);")
         print("applying new migrations only (e.g. new indexes).")
         migrate_and_seed(url)
+        # A migration may add tables or indexes the planner has no statistics of yet.
+        with psycopg.connect(psql_url(url), autocommit=True) as conn:
+            conn.execute("ANALYZE")
         report(url)
         return 0
     began = time.perf_counter()
