@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 def make_config(settings: dict) -> Configurator:
     config = Configurator(settings=settings, root_factory=Root)
+    config.include(".routing")  # before any route is added
     config.include(".settings")
     config.include(".db")
     config.include(".api")
