@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from ..api.errors import bad_request, validation_error
 from ..api.related import load_row
 from ..models import Package, Project, Store
+from ..pms import all_architectures, all_extensions
 from ..text import slugify
 
 log = logging.getLogger(__name__)
@@ -37,40 +38,10 @@ MAX_FULLNAME = 270
 CHUNK = 1024 * 1024
 
 
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
-# Package file extensions of every package manager, without the dot. ``.msi``, ``.exe`` and the
-# like are what Windows packagers upload next to wpt archives.
-PMS_EXTENSIONS = {
-    "apt": ("deb", "udeb"),
-    "yum": ("rpm",),
-    "dnf": ("rpm",),
-    "zypper": ("rpm",),
-    "pacman": ("pkg", "pkg.tar.zst", "pkg.tar.gz", "pkg.tar.xz"),
-    "apk": ("apk",),
-    "wpt": ("tar.gz", "msi", "msix", "exe", "zip", "nupkg"),
-}
-PMS_ARCHITECTURES = {
-    "apt": _words(
-        "alpha all amd64 arm arm64 armel armhf avr32 hppa hurd-i386 i386 ia64 kfreebsd-amd64 "
-        "kfreebsd-i386 loong64 m68k mips mips64el mipsel powerpc powerpcspe ppc64 ppc64el "
-        "riscv64 s390 s390x sh4 sparc sparc64 x32"
-    ),
-    "yum": ["aarch64", "i386", "i686", "noarch", "x86_64", "(none)"],
-    "pacman": ["any", "x86_64"],
-    "apk": _words("aarch64 armhf armv7 loongarch64 mips64 ppc64le riscv64 s390x x86 x86_64"),
-    "wpt": ["x64"],
-}
-
-
-def _longest_first(groups) -> tuple[str, ...]:
-    return tuple(sorted({item for group in groups for item in group}, key=lambda s: (-len(s), s)))
-
-
-EXTENSIONS = _longest_first(PMS_EXTENSIONS.values())
-ARCHITECTURES = _longest_first(PMS_ARCHITECTURES.values())
+# Every package manager's file extensions and architectures (pms/), longest first: file-name
+# parsing tries them in order, so ``pkg.tar.zst`` is dropped whole and ``x86_64`` wins over ``x86``.
+EXTENSIONS = tuple(all_extensions())
+ARCHITECTURES = tuple(all_architectures())
 SEPARATORS = "_.-"
 DEBIAN_VERSION = re.compile(r"^\d[\d:.+~a-zA-Z-]*$")
 VERSION_START = re.compile(r"[_.-](?=[\d:])")

@@ -80,7 +80,7 @@ def parse_stanzas(text: str) -> dict[str, dict]:
 class Apt(PackageManager):
     name = "apt"
     module = "migasfree_pyramid.pms.apt"
-    extensions = ("deb",)
+    extensions = ("deb", "udeb")  # udeb: the installer's packages, served by the same pools
     mimetypes = ("application/x-debian-package", "application/vnd.debian.binary-package")
     architectures = (
         "alpha",

@@ -49,7 +49,8 @@ def sha256_file(path: str) -> str:
 class Wpt(PackageManager):
     name = "wpt"
     module = "migasfree_pyramid.pms.wpt"
-    extensions = ("tar.gz",)
+    # The wpt archive, and the installers Windows packagers upload next to it.
+    extensions = ("tar.gz", "msi", "msix", "exe", "zip", "nupkg")
     mimetypes = ("application/gzip", "application/x-gzip")
     architectures = ("x64",)
 
