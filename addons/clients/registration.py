@@ -128,7 +128,7 @@ def create_or_update(request):
     forwarded = client_ip(request)
     computer = find_computer(session, uuid, name)
     if computer is not None:
-        from .sync import check_mtls
+        from .endpoints import check_mtls
 
         check_mtls(request, computer)
         migrate_project(session, computer, project)

@@ -143,7 +143,7 @@ def packages_of(rows) -> list[DeploymentPackages]:
 
 @set_tags.post(permission=AgentPermission.SYNC)
 def post_tags(request):
-    from .sync import check_mtls
+    from .endpoints import check_mtls
 
     context = request.context
     computer: Computer = context.computer
