@@ -18,6 +18,7 @@ from migasfree_pyramid.models.computers import computer_sync_attributes as links
 from migasfree_pyramid.models.domains import (
     Domain,
     Scope,
+    domain_attributes,
     domain_computers,
     domain_excluded,
     scope_computers,
@@ -43,11 +44,21 @@ def stored(session, table) -> set[tuple[int, int]]:
     return {tuple(row) for row in session.execute(select(*table.c))}
 
 
+def expected_attributes(session) -> set[tuple[int, int]]:
+    members = expected(session, Domain)
+    return {
+        (domain_id, attribute.id)
+        for domain_id, computer_id in members
+        for attribute in session.get(Computer, computer_id).sync_attributes
+    }
+
+
 def check(session):
     session.flush()
     session.expire_all()
     assert stored(session, domain_computers) == expected(session, Domain)
     assert stored(session, scope_computers) == expected(session, Scope)
+    assert stored(session, domain_attributes) == expected_attributes(session)
 
 
 def scenario(session):
@@ -89,6 +100,17 @@ def scenario(session):
     session.execute(update(Computer).values(name=Computer.name + "-renamed"))  # status untouched
     check(session)
     session.execute(delete(domain_excluded).where(domain_excluded.c.attribute_id == x.id))
+    check(session)
+
+    # A member's attribute that no rule names: in its domains' attributes while it has it.
+    unique = make.attribute(value="U")
+    c6 = make.computer(sync_attributes=[b, unique])
+    check(session)
+    c6.sync_attributes.remove(unique)
+    check(session)
+    session.execute(insert(links).values(computer_id=c6.id, attribute_id=unique.id))
+    check(session)
+    session.delete(c6)
     check(session)
 
     # Cascades: an attribute, a computer, a domain deleted.

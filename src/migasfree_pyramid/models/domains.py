@@ -30,6 +30,10 @@ domain_computers = association(
 scope_computers = association(
     "core_scope_computers", "core_scope", "scope_id", "client_computer", "computer_id"
 )
+# The sync attributes of each domain's computers (migration 0005), kept the same way.
+domain_attributes = association(
+    "core_domain_attributes", "core_domain", "domain_id", "core_attribute", "attribute_id"
+)
 
 
 class Domain(Base):

@@ -21,7 +21,12 @@ from sqlalchemy.sql import Select
 from ..domain.status import PRODUCTIVE_ORDERED
 from ..models import Computer
 from ..models.computers import computer_sync_attributes as sync
-from ..models.domains import domain_computers, domain_tags, scope_computers
+from ..models.domains import (
+    domain_attributes,
+    domain_computers,
+    domain_tags,
+    scope_computers,
+)
 from ..models.users import user_domains
 from ..security.permissions import DOMAIN_ADMIN_GROUP
 
@@ -79,7 +84,17 @@ class Visibility:
     @property
     def attributes(self) -> Select:
         """Ids of the sync attributes of the visible computers."""
+        if self._whole_domains:
+            return select(domain_attributes.c.attribute_id).where(
+                domain_attributes.c.domain_id.in_(self.domain_ids)
+            )
         return select(sync.c.attribute_id).where(sync.c.computer_id.in_(self.computers))
+
+    @property
+    def _whole_domains(self) -> bool:
+        """The view is whole domains (no scope narrows them): their attributes are kept by the
+        database (``core_domain_attributes``), not derived from the links on each request."""
+        return bool(self.domain_ids) and self.scope_id is None
 
     @property
     def tags(self) -> Select:
@@ -115,12 +130,20 @@ class Visibility:
         """The same condition, checked row by row: for a few attributes (the nested lists of
         a page, which ``prune`` filters) looking at each one's links costs far less than
         building the set of every attribute of every visible computer."""
-        link = sync.alias()
-        synced = exists(
-            select(link.c.attribute_id).where(
-                link.c.attribute_id == column, link.c.computer_id.in_(self.computers)
+        if self._whole_domains:
+            kept = domain_attributes.alias()
+            synced = exists(
+                select(kept.c.attribute_id).where(
+                    kept.c.attribute_id == column, kept.c.domain_id.in_(self.domain_ids)
+                )
             )
-        )
+        else:
+            link = sync.alias()
+            synced = exists(
+                select(link.c.attribute_id).where(
+                    link.c.attribute_id == column, link.c.computer_id.in_(self.computers)
+                )
+            )
         return synced | column.in_(self.tags)
 
 
