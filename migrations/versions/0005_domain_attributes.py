@@ -1,24 +1,29 @@
-"""domain attributes: the sync attributes of each domain's computers, kept by the database
+"""domain attributes: the attributes each domain's admins see, kept by the database
 
-A domain admin sees the sync attributes of the computers in view (spec C.3). For a domain of
-10,000 computers that was 160,000 links to read and reduce to 36,000 attributes on every
-attribute list, tag list, feature list and attribute filter: 200-250 ms. ``core_domain_attributes``
-holds the set, next to the membership of migration 0004, so those lists read an index range.
+A domain admin sees the sync attributes of the computers in view and the domain's tags (spec
+C.3). For a domain of 10,000 computers that was 160,000 links to read and reduce to 36,000
+attributes on every attribute list, tag list, feature list and attribute filter: 200-250 ms, and
+as the union of two sets PostgreSQL could not estimate its size (it guessed 200 rows) and
+planned the lists around it. ``core_domain_attributes`` holds the set, next to the membership of
+migration 0004: one index range with statistics.
 
-A pair (domain, attribute) holds when some member of the domain has a link to the attribute.
-What can change it, and the trigger that recomputes the pairs concerned:
+A pair (domain, attribute) holds when some member of the domain has a link to the attribute or
+the attribute is one of the domain's tags. What can change it, and the trigger that recomputes
+the pairs concerned:
 
 - a computer joins or leaves a domain (``core_domain_computers``): the domain with each of that
   computer's attributes;
 - a computer gains or loses a link: that attribute with each domain the computer is in now and
-  each domain that had the attribute (a lost link may also have taken the computer out).
+  each domain that had the attribute (a lost link may also have taken the computer out);
+- a tag is given to or taken from a domain (``core_domain_tags``): that pair.
 
 Neither depends on the order in which triggers or cascades run (deleting a computer removes
-its links and its memberships): each recomputes from what the tables hold when it runs. A pair is recomputed by looking for one
-member with the link: the first found ends the search.
+its links and its memberships): each recomputes from what the tables hold when it runs. A pair
+is recomputed by looking for the tag, then for one member with the link: the first found ends
+the search.
 
 Scopes get no such table: a scope narrows the domain's computers, so the attributes in view
-are those of the narrowed set, computed per request (scopes are small by nature).
+are those of the narrowed set (and the tags), computed per request (scopes are small by nature).
 
 Revision ID: 0005
 Revises: 0004
@@ -37,15 +42,19 @@ depends_on: str | Sequence[str] | None = None
 
 LINKS = "client_computer_sync_attributes"
 MEMBERS = "core_domain_computers"
+TAGS = "core_domain_tags"
 TABLE = "core_domain_attributes"
 
 
 def holds(domain: str, attribute: str) -> str:
-    """SQL: some member of ``domain`` has a link to ``attribute``."""
-    return f"""EXISTS (
+    """SQL: ``attribute`` is a tag of ``domain`` or some member of it has a link to it."""
+    return f"""(EXISTS (
+        SELECT 1 FROM {TAGS} AS tag
+        WHERE tag.domain_id = {domain} AND tag.attribute_id = {attribute})
+      OR EXISTS (
         SELECT 1 FROM {LINKS} AS link
         JOIN {MEMBERS} AS member ON member.computer_id = link.computer_id
-        WHERE link.attribute_id = {attribute} AND member.domain_id = {domain})"""
+        WHERE link.attribute_id = {attribute} AND member.domain_id = {domain}))"""
 
 
 def refresh_pairs(pairs: str) -> str:
@@ -92,6 +101,13 @@ POSTGRESQL = [
         IF domains IS NOT NULL THEN PERFORM {TABLE}_of_pairs(domains, attributes); END IF;
         RETURN NULL;
     END $$""",
+    f"""CREATE FUNCTION {TABLE}_tags_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE domains integer[]; attributes integer[];
+    BEGIN
+        SELECT array_agg(domain_id), array_agg(attribute_id) INTO domains, attributes FROM changed;
+        IF domains IS NOT NULL THEN PERFORM {TABLE}_of_pairs(domains, attributes); END IF;
+        RETURN NULL;
+    END $$""",
     f"""CREATE FUNCTION {TABLE}_links_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE domains integer[]; attributes integer[];
     BEGIN
@@ -104,7 +120,7 @@ POSTGRESQL = [
         f"""CREATE TRIGGER {table}_{event.lower()}_attributes AFTER {event} ON {table}
         REFERENCING {rows} TABLE AS changed FOR EACH STATEMENT
         EXECUTE FUNCTION {TABLE}_{what}_changed()"""
-        for table, what in ((MEMBERS, "members"), (LINKS, "links"))
+        for table, what in ((MEMBERS, "members"), (LINKS, "links"), (TAGS, "tags"))
         for event, rows in (("INSERT", "NEW"), ("DELETE", "OLD"))
     ),
 ]
@@ -127,6 +143,11 @@ def sqlite_ddl() -> list[str]:
         statements.append(
             f"CREATE TRIGGER {LINKS}_{event.lower()}_attributes AFTER {event} ON {LINKS}"
             f" FOR EACH ROW BEGIN {sqlite_refresh(link_pairs(changed))}; END"
+        )
+        pair = f"SELECT {row}.domain_id AS domain_id, {row}.attribute_id AS attribute_id"
+        statements.append(
+            f"CREATE TRIGGER {TAGS}_{event.lower()}_attributes AFTER {event} ON {TAGS}"
+            f" FOR EACH ROW BEGIN {sqlite_refresh(pair)}; END"
         )
     return statements
 
@@ -167,18 +188,20 @@ def upgrade() -> None:
         op.execute(statement)
     op.execute(
         f"INSERT INTO {TABLE} (domain_id, attribute_id)"
-        f" SELECT DISTINCT member.domain_id, link.attribute_id"
+        f" SELECT member.domain_id, link.attribute_id"
         f" FROM {MEMBERS} AS member JOIN {LINKS} AS link ON link.computer_id = member.computer_id"
+        f" UNION SELECT domain_id, attribute_id FROM {TAGS}"
     )
 
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
-    for table in (MEMBERS, LINKS):
+    for table in (MEMBERS, LINKS, TAGS):
         for event in ("insert", "delete"):
             name = f"{table}_{event}_attributes"
             op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if postgresql else ""))
     if postgresql:
+        op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_tags_changed()")
         op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_links_changed()")
         op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_members_changed()")
         op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_of_pairs(integer[], integer[])")

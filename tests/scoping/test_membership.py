@@ -45,12 +45,15 @@ def stored(session, table) -> set[tuple[int, int]]:
 
 
 def expected_attributes(session) -> set[tuple[int, int]]:
+    """What each domain's admins see: its members' sync attributes and its tags."""
     members = expected(session, Domain)
-    return {
+    synced = {
         (domain_id, attribute.id)
         for domain_id, computer_id in members
         for attribute in session.get(Computer, computer_id).sync_attributes
     }
+    tags = {(d.id, a.id) for d in session.scalars(select(Domain)) for a in d.tags}
+    return synced | tags
 
 
 def check(session):
@@ -111,6 +114,20 @@ def scenario(session):
     session.execute(insert(links).values(computer_id=c6.id, attribute_id=unique.id))
     check(session)
     session.delete(c6)
+    check(session)
+
+    # Tags given and taken, including one a member also has as a sync attribute.
+    tag, shared = make.attribute(value="T"), make.attribute(value="S")
+    member = make.computer(sync_attributes=[b, shared])  # in d2
+    d2.tags.extend([tag, shared])
+    check(session)
+    assert (d2.id, member.id) in stored(session, domain_computers)
+    d2.tags.remove(shared)  # still seen: a member has it
+    check(session)
+    assert (d2.id, shared.id) in stored(session, domain_attributes)
+    d2.tags.remove(tag)
+    check(session)
+    d2.tags.append(tag)
     check(session)
 
     # Cascades: an attribute, a computer, a domain deleted.

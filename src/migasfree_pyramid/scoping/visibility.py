@@ -84,16 +84,12 @@ class Visibility:
     @property
     def attributes(self) -> Select:
         """Ids of the sync attributes of the visible computers."""
-        if self._whole_domains:
-            return select(domain_attributes.c.attribute_id).where(
-                domain_attributes.c.domain_id.in_(self.domain_ids)
-            )
         return select(sync.c.attribute_id).where(sync.c.computer_id.in_(self.computers))
 
     @property
     def _whole_domains(self) -> bool:
-        """The view is whole domains (no scope narrows them): their attributes are kept by the
-        database (``core_domain_attributes``), not derived from the links on each request."""
+        """The view is whole domains (no scope narrows them): what their admins see of the
+        attributes is kept by the database (``core_domain_attributes``, migration 0005)."""
         return bool(self.domain_ids) and self.scope_id is None
 
     @property
@@ -122,28 +118,34 @@ class Visibility:
 
     def attribute_condition(self, column):
         """``column`` (an attribute id) is visible: a sync attribute of a visible computer or a
-        tag of the preferred domain. For lists over the whole attribute table: one IN over the
-        set of visible attributes, which PostgreSQL builds once."""
+        tag of the domain(s). For lists over the whole attribute table: one IN over the set of
+        visible attributes (for whole domains, an index range of ``core_domain_attributes``,
+        which PostgreSQL has statistics of)."""
+        if self._whole_domains:
+            return column.in_(
+                select(domain_attributes.c.attribute_id).where(
+                    domain_attributes.c.domain_id.in_(self.domain_ids)
+                )
+            )
         return column.in_(union_all(self.attributes, self.tags))
 
     def attribute_check(self, column):
         """The same condition, checked row by row: for a few attributes (the nested lists of
-        a page, which ``prune`` filters) looking at each one's links costs far less than
-        building the set of every attribute of every visible computer."""
+        a page, which ``prune`` filters) looking at each one costs far less than building the
+        set of every attribute of every visible computer."""
         if self._whole_domains:
             kept = domain_attributes.alias()
-            synced = exists(
+            return exists(
                 select(kept.c.attribute_id).where(
                     kept.c.attribute_id == column, kept.c.domain_id.in_(self.domain_ids)
                 )
             )
-        else:
-            link = sync.alias()
-            synced = exists(
-                select(link.c.attribute_id).where(
-                    link.c.attribute_id == column, link.c.computer_id.in_(self.computers)
-                )
+        link = sync.alias()
+        synced = exists(
+            select(link.c.attribute_id).where(
+                link.c.attribute_id == column, link.c.computer_id.in_(self.computers)
             )
+        )
         return synced | column.in_(self.tags)
 
 
