@@ -37,6 +37,7 @@ errors = service("errors", "computers/errors/")
 repositories = service("repositories", "computers/repositories/")
 mandatory = service("mandatory", "computers/packages/mandatory/")
 software_svc = service("software", "computers/software/")
+hardware_required = service("hardware-required", "computers/hardware/required/")
 devices = service("devices", "computers/devices/")
 traits = service("traits", "computers/traits/")
 label = service("label", "computers/label/")
@@ -238,6 +239,15 @@ def upload_software(request, computer, claims):
     return reply(request, "Data received")
 
 
+@computer_post(hardware_required)
+def get_hardware_required(request, computer, claims):
+    """``{"capture": bool}``. The hardware addon decides; without it no capture is asked for:
+    a real client exits (61) on any error of this call, so the clients addon alone must
+    answer it."""
+    provider = request.registry.get("migasfree.hardware_capture_required")
+    return reply(request, {"capture": bool(provider and provider(request, computer))})
+
+
 @computer_post(devices)
 def get_devices(request, computer, claims):
     """Without the devices addon no computer has printers. The original answered
@@ -301,6 +311,7 @@ SERVICES = (
     repositories,
     mandatory,
     software_svc,
+    hardware_required,
     devices,
     traits,
     label,

@@ -1,4 +1,5 @@
-"""Safe hardware endpoints of the v5 protocol (protocol-v5 6.2, 7.6; spec B.16).
+"""Safe hardware endpoints of the v5 protocol (protocol-v5 6.2, 7.6; spec B.16): the upload,
+and the answer of the clients addon's ``computers/hardware/required/``.
 
 Unlike the original, which deleted the tree in the request and refreshed the summary before its
 task had re-inserted anything (repositories.md Q14), a capture is replaced in one transaction:
@@ -22,11 +23,6 @@ from .tasks import store_hardware_task
 
 DATA_RECEIVED = "Data received"
 
-required = Service(
-    name="safe.computers-hardware-required",
-    path="/api/v1/safe/computers/hardware/required/",
-    factory=ComputerContext,
-)
 hardware = Service(
     name="safe.computers-hardware",
     path="/api/v1/safe/computers/hardware/",
@@ -34,11 +30,10 @@ hardware = Service(
 )
 
 
-@required.post(permission=AgentPermission.SYNC)
-def post_required(request):
-    """``{"capture": bool}``: no capture yet, or the last one is older than the period."""
-    period = request.registry.settings["clients.hardware_period_days"]
-    return reply(request, {"capture": capture_required(request.context.computer, period)})
+def hardware_capture_required(request, computer) -> bool:
+    """The answer of ``computers/hardware/required/`` (a clients addon route): no capture yet,
+    or the last one is older than the period."""
+    return capture_required(computer, request.registry.settings["clients.hardware_period_days"])
 
 
 @hardware.post(permission=AgentPermission.SYNC)
@@ -62,5 +57,5 @@ def post_hardware(request):
 
 
 def includeme(config) -> None:
-    config.add_cornice_service(required)
+    config.registry["migasfree.hardware_capture_required"] = hardware_capture_required
     config.add_cornice_service(hardware)

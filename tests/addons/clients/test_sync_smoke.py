@@ -120,3 +120,23 @@ def test_first_sync(testapp, registry, project, dbsession, make):
     assert computer.sync_end_date is not None
     syncs = select(Synchronization).where(Synchronization.computer_id == cid)
     assert dbsession.scalars(syncs).one()
+
+
+def test_hardware_required_without_the_hardware_addon(testapp, registry, project, make):
+    """A real client exits on any error of ``hardware/required/``: with the clients addon alone
+    it answers that no capture is wanted (and the upload path does not exist)."""
+    import webtest
+
+    from migasfree_pyramid import make_config
+    from migasfree_pyramid.db import ENGINE_KEY
+
+    settings = {**registry.settings, "migasfree.addons": "clients"}
+    settings[ENGINE_KEY] = registry[ENGINE_KEY]
+    clients_only = make_config(settings)
+    assert "hardware" not in clients_only.registry["migasfree.enabled_addons"]
+    app = webtest.TestApp(clients_only.make_wsgi_app(), extra_environ=testapp.extra_environ)
+    computer = make.computer(project=project)
+    status, data = call(app, registry, project, "computers/hardware/required/", {"id": computer.id})
+    assert (status, data) == (200, {"capture": False})
+    status, _ = call(app, registry, project, "computers/hardware/", {"id": computer.id}, "*")
+    assert status == 404
