@@ -8,12 +8,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from migasfree_pyramid.domain.status import PRODUCTIVE_ORDERED
 from migasfree_pyramid.models import Computer
-from migasfree_pyramid.models.attributes import Attribute
 from migasfree_pyramid.models.computers import computer_sync_attributes as links
 from migasfree_pyramid.models.domains import (
     Domain,
@@ -158,15 +157,19 @@ def test_a_rule_change_waits_for_syncs_in_flight(engine):
     """A sync adding an excluded link and an admin excluding that attribute, at the same time:
     neither transaction sees the other's change, so without the rule's lock the computer would
     stay in the domain. The rule change waits for the sync to commit, then sees its link."""
+    # Committed for real (two connections must see them): what is inserted is removed at the
+    # end, and only that (the seeded rows the factories read stay).
+    created = []
     with Session(engine) as session:
+        event.listen(
+            session, "pending_to_persistent", lambda _, obj: created.append((type(obj), obj))
+        )
         make = Factory(session)
         included, excluded = make.attribute(value="IN"), make.attribute(value="OUT")
         domain = make.domain(included=[included])
         computer = make.computer(sync_attributes=[included])
-        session.flush()
-        # Committed for real (two connections must see them): removed at the end.
-        created = [(type(obj), obj.id) for obj in session.identity_map.values()]
         session.commit()
+        created = [(model, obj.id) for model, obj in created]
         ids = domain.id, computer.id, excluded.id
     try:
         with engine.connect() as sync:
@@ -193,13 +196,9 @@ def test_a_rule_change_waits_for_syncs_in_flight(engine):
             assert (ids[0], ids[1]) not in stored(session, domain_computers)
     finally:
         with Session(engine) as session:
-            for model in (Computer, Domain, Attribute):  # what points at the rest first
-                session.execute(
-                    delete(model).where(model.id.in_(i for m, i in created if m is model))
-                )
-            for model, id_ in created:
-                if model not in (Computer, Domain, Attribute):
-                    session.execute(delete(model).where(model.id == id_))
+            # Newest first: what was inserted later may point at what was inserted before.
+            for model, id_ in reversed(created):
+                session.execute(delete(model).where(model.id == id_))
             session.commit()
 
 
