@@ -8,6 +8,8 @@ created anew at the start of the run.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -174,6 +176,22 @@ def testapp(app, tm, dbsession):
 def client(testapp, dbsession, registry):
     """A helper that makes users with roles and calls the API as them."""
     return Client(testapp, dbsession, registry)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_gpg_agents(tmp_path_factory):
+    """gpg starts an agent per key directory and leaves it running; the tests' key directories
+    are temporary, so their agents are stopped at the end of the run."""
+    yield
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf is None:
+        return
+    for home in tmp_path_factory.getbasetemp().rglob(".gnupg"):
+        subprocess.run(  # noqa: S603 (a fixed program on our own directories)
+            [gpgconf, "--homedir", str(home), "--kill", "gpg-agent"],
+            capture_output=True,
+            check=False,
+        )
 
 
 @pytest.fixture(autouse=True)
