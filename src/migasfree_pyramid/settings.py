@@ -132,6 +132,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("migasfree.timezone", as_str, "UTC", "zone of the calendar that deployment dates use"),
     Setting("migasfree.page_size", as_int(1), 100, "default page size of admin lists"),
     Setting("migasfree.max_page_size", as_int(1), 10000, "largest page size a caller may ask"),
+    Setting(
+        "migasfree.exact_count_limit",
+        as_int(0),
+        1_000_000,
+        "above it the unfiltered event logs answer an estimated count (0: always exact)",
+    ),
     Setting("migasfree.jwt_secret", as_secret(32), doc="HMAC key of admin JWTs (32+ bytes)"),
     Setting("migasfree.jwt_access_minutes", as_int(1), 5, "lifetime of an access token"),
     Setting("migasfree.jwt_refresh_minutes", as_int(1), 1440, "lifetime of a refresh token"),

@@ -77,6 +77,7 @@ def related_rows(model, *names: str) -> tuple:
 class EventResource(Resource):
     operations = READ_ONLY
     default_ordering = ("-created_at",)
+    estimated_count = True
 
     def apply(self, request, obj, data, creating):
         if "checked" in data:

@@ -21,6 +21,7 @@ class PackageHistoryResource(Resource):
     permission_model = "client.packagehistory"
     scoping = ByComputer(PackageHistory.computer_id)
     operations = frozenset({"list", "retrieve"})
+    estimated_count = True
     filters = {
         "id": Filter(PackageHistory.id, "int", ("exact", "in")),
         **computer_filters(PackageHistory),

@@ -28,6 +28,7 @@ class NotificationResource(Resource):
     model = Notification
     permission_model = "client.notification"
     scoping = Hidden("server events name computers and users of every domain")
+    estimated_count = True
     filters = {
         "id": Filter(Notification.id, "int", ("exact", "in")),
         "created_at": created_at_filter(Notification),

@@ -81,6 +81,9 @@ class Resource:
         {"list", "create", "retrieve", "update", "partial_update", "destroy"}
     )
     exportable: ClassVar[bool] = True
+    # An event log that grows without bound: its unfiltered list may answer an estimated count
+    # (api/pagination.py) when it holds more than ``migasfree.exact_count_limit`` rows.
+    estimated_count: ClassVar[bool] = False
     list_options: ClassVar[tuple] = ()
     detail_options: ClassVar[tuple] = ()
     # How rows relate to a restricted user's view (a ``scoping.Scoping``); required.
@@ -208,7 +211,20 @@ def listed_query(request, context: CollectionContext, params) -> Select:
 def list_view(request):
     context = request.context
     query = listed_query(request, context, request.GET)
-    return paginate(request, query, lambda rows: context.resource.load_list(rows, request))
+    # Only the whole log, as an unrestricted caller sees it: the planner's estimate of a
+    # filtered or scoped list can be off by orders of magnitude.
+    may_estimate = (
+        context.resource.estimated_count
+        and not filter_params(request.GET)
+        and not request.GET.get("search")
+        and request.visibility is None
+    )
+    return paginate(
+        request,
+        query,
+        lambda rows: context.resource.load_list(rows, request),
+        may_estimate=may_estimate,
+    )
 
 
 def filter_view(request):
