@@ -115,6 +115,12 @@ def test_postgresql_schema_matches_the_models(postgres_engine):
     check_round_trip(postgres_engine)
 
 
+# The id's trigram index exists on PostgreSQL only (``ddl_if``); alembic cannot reflect SQLite's
+# expression indexes, says so, and leaves it out of the comparison.
+@pytest.mark.filterwarnings(
+    "ignore:autogenerate skipping metadata-specified expression-based index "
+    "'ix_client_computer_id_trgm'"
+)
 def test_sqlite_schema_matches_the_models(sqlite_engine):
     check_round_trip(sqlite_engine)
 

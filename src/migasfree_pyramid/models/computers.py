@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -117,6 +118,17 @@ class Computer(Base):
 
     def __str__(self) -> str:
         return f"CID-{self.id}"
+
+
+# The computers search compares the id as text when the word is a number (migration 0006): a
+# trigram index of that expression, on PostgreSQL only (an expression of the mapped column, so
+# it is declared after the class).
+Index(
+    "ix_client_computer_id_trgm",
+    cast(Computer.id, String).label("id_text"),
+    postgresql_using="gin",
+    postgresql_ops={"id_text": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
 
 
 class StatusLog(Base):
