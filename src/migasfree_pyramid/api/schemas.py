@@ -108,14 +108,24 @@ class NullableString(colander.String):
         return super().deserialize(node, str(cstruct))
 
 
-def Text(max_length: int | None = None, *, required=True, nullable=False, min_length=1, **kw):
-    """A text field. ``required`` fields must be present and non-blank."""
+def Text(
+    max_length: int | None = None,
+    *,
+    required=True,
+    nullable=False,
+    min_length=1,
+    allow_empty=False,
+    **kw,
+):
+    """A text field. ``required`` fields must be present and non-blank. ``allow_empty``: ""
+    is a value (it clears the text) rather than an absent field."""
     validators = []
     if max_length:
         validators.append(colander.Length(max=max_length))
     if required and min_length:
         validators.append(colander.Length(min=min_length))
-    node_type = NullableString() if nullable else colander.String()
+    string = NullableString if nullable else colander.String
+    node_type = string(allow_empty=allow_empty)
     kw.setdefault("missing", colander.required if required else (None if nullable else ""))
     return colander.SchemaNode(
         node_type, validator=skip_none(colander.All(*validators)) if validators else None, **kw

@@ -30,9 +30,7 @@ from ..api.schemas import (
     Date,
     IdList,
     Integer,
-    NullableString,
     Schema,
-    StrictInt,
     StringList,
     Text,
 )
@@ -80,29 +78,13 @@ class DeploymentRemoved:
 DROP = colander.drop
 
 
-class NullableId(StrictInt):
-    """A foreign key id where JSON null clears the relation."""
-
-    def deserialize(self, node, cstruct):
-        return None if cstruct is None else super().deserialize(node, cstruct)
-
-
 def OptionalId():
-    return colander.SchemaNode(NullableId(), missing=DROP)
-
-
-class OptionalLength(colander.Length):
-    """``Length`` that lets null through (a nullable text column)."""
-
-    def __call__(self, node, value):
-        if value is not None:
-            super().__call__(node, value)
+    return Integer(required=False, nullable=True, missing=DROP)
 
 
 def OptionalText(max_length: int | None = None):
     # allow_empty: "" is a value (clears the text), not an absent field; null clears it too.
-    validator = OptionalLength(max=max_length) if max_length else None
-    return colander.SchemaNode(NullableString(allow_empty=True), validator=validator, missing=DROP)
+    return Text(max_length, required=False, nullable=True, allow_empty=True, missing=DROP)
 
 
 class CommonSchema(Schema):
