@@ -11,7 +11,7 @@ from migasfree_pyramid.api.related import ensure_unique, load_rows
 from migasfree_pyramid.api.schemas import (
     IdList,
     LenientBoolean,
-    NullableString,
+    OptionalText,
     Schema,
     StrictInt,
     Text,
@@ -34,10 +34,10 @@ from .shapes import optional
 
 class FaultDefinitionSchema(Schema):
     name = Text(50)
-    description = optional(NullableString(allow_empty=True))
+    description = OptionalText()
     enabled = optional(LenientBoolean())
     language = optional(StrictInt(), colander.OneOf(sorted(LANGUAGES)))
-    code = optional(NullableString(allow_empty=True))
+    code = OptionalText()
     included_attributes = IdList(missing=colander.drop)
     excluded_attributes = IdList(missing=colander.drop)
     users = IdList(missing=colander.drop)

@@ -132,6 +132,12 @@ def Text(
     )
 
 
+def OptionalText(max_length: int | None = None):
+    """Nullable text that may be empty ("" is a value, null clears it), dropped when absent: a
+    PUT without it keeps the stored value, as DRF does for fields that are not required."""
+    return Text(max_length, required=False, nullable=True, allow_empty=True, missing=colander.drop)
+
+
 def skip_none(validator):
     """Validators check values; an explicit null of a nullable field has nothing to check."""
 

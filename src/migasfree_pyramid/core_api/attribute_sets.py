@@ -18,14 +18,14 @@ from ..api import Resource
 from ..api.errors import validation_error
 from ..api.filters import Filter, related
 from ..api.related import ensure_unique, load_rows
-from ..api.schemas import Boolean, IdList, Schema
+from ..api.schemas import Boolean, IdList, OptionalText, Schema
 from ..domain.attribute_sets import AttributeSetRule, check_no_cycle
 from ..domain.attributes import SET_PREFIX, PropertySort
 from ..domain.graph import CircularDependency
 from ..models import ALL_SYSTEMS_VALUE, Attribute, AttributeSet, Property
 from ..models.attributes import attribute_set_excluded, attribute_set_included
 from ..scoping import Custom
-from .attributes import coordinate, optional_text, required_text, text
+from .attributes import coordinate, required_text, text
 from .nested import attributes
 
 NEW_SET_ID = -1  # stands for a set being created in the dependency graph
@@ -34,7 +34,7 @@ NO_MIRROR = 0  # no attribute has id 0: a set without mirror cannot be reference
 
 class AttributeSetSchema(Schema):
     name = text(50)
-    description = optional_text()
+    description = OptionalText()
     enabled = Boolean(missing=colander.drop)
     longitude = coordinate()
     latitude = coordinate()

@@ -22,7 +22,14 @@ from ..api import Resource, action
 from ..api.errors import bad_request, validation_error
 from ..api.filters import Filter, compare, related
 from ..api.related import ensure_unique, load_row, load_rows
-from ..api.schemas import IdList, Integer, NullableString, Schema, json_body, validate
+from ..api.schemas import (
+    IdList,
+    Integer,
+    OptionalText,
+    Schema,
+    json_body,
+    validate,
+)
 from ..domain.attributes import PropertySort
 from ..domain.status import PRODUCTIVE_ORDERED
 from ..models import Attribute, Computer, Property
@@ -104,15 +111,6 @@ def text(max_length: int | None = None):
 # DRF does for fields that are not required) instead of resetting it to a default.
 def coordinate():
     return colander.SchemaNode(NullableFloat(), missing=colander.drop)
-
-
-def optional_text(max_length: int | None = None):
-    """Nullable text that may be empty (description, code)."""
-    return colander.SchemaNode(
-        NullableString(allow_empty=True),
-        missing=colander.drop,
-        validator=colander.Length(max=max_length) if max_length else None,
-    )
 
 
 def required_text(data: dict, field: str) -> str:
@@ -234,7 +232,7 @@ ATTRIBUTE_ORDERING = {
 
 class AttributeSchema(Schema):
     value = text(VALUE_LEN)
-    description = optional_text()
+    description = OptionalText()
     latitude = coordinate()
     longitude = coordinate()
 

@@ -30,6 +30,7 @@ from ..api.schemas import (
     Date,
     IdList,
     Integer,
+    OptionalText,
     Schema,
     StringList,
     Text,
@@ -80,11 +81,6 @@ DROP = colander.drop
 
 def OptionalId():
     return Integer(required=False, nullable=True, missing=DROP)
-
-
-def OptionalText(max_length: int | None = None):
-    # allow_empty: "" is a value (clears the text), not an absent field; null clears it too.
-    return Text(max_length, required=False, nullable=True, allow_empty=True, missing=DROP)
 
 
 class CommonSchema(Schema):

@@ -13,7 +13,6 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import quote
 
-import colander
 from sqlalchemy import delete, select, union
 from sqlalchemy.orm import selectinload
 
@@ -25,9 +24,7 @@ from ..api.resource import flush_or_conflict
 from ..api.schemas import (
     IdList,
     Integer,
-    NullableString,
     Schema,
-    StrictInt,
     Text,
     json_body,
     partial,
@@ -245,27 +242,11 @@ def upload_package_view(request):
     return resource.serialize(package, request)
 
 
-class OptionalText(NullableString):
-    """NullableString that lets an absent field fall back to ``missing`` (the shared type
-    rejects colander.null, so ``Text(required=False, nullable=True)`` fails when absent)."""
-
-    def deserialize(self, node, cstruct):
-        return colander.null if cstruct is colander.null else super().deserialize(node, cstruct)
-
-
-class NullableInt(StrictInt):
-    """An id where JSON null means "none" (the shared ``Integer`` reads null as absent, so a
-    PATCH could not clear the store)."""
-
-    def deserialize(self, node, cstruct):
-        return None if cstruct is None else super().deserialize(node, cstruct)
-
-
 class PackageSetSchema(Schema):
     name = Text(50)
-    description = colander.SchemaNode(OptionalText(), missing=None)
+    description = Text(required=False, nullable=True)
     project = Integer()
-    store = colander.SchemaNode(NullableInt(), missing=None)
+    store = Integer(required=False, nullable=True)  # null clears the store
     packages = IdList()
 
 

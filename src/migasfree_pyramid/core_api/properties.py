@@ -19,12 +19,12 @@ from ..api import Resource, action
 from ..api.errors import bad_request, validation_error
 from ..api.filters import Filter, related
 from ..api.related import ensure_unique, load_row, load_rows
-from ..api.schemas import Boolean, Choice, IdList, Integer, Schema
+from ..api.schemas import Boolean, Choice, IdList, Integer, OptionalText, Schema
 from ..domain.attributes import KINDS, SORTS, PropertySort
 from ..models import LANGUAGES, PROPERTY_KINDS, Attribute, Property, Singularity
 from ..models.attributes import PREFIX_LEN, singularity_excluded, singularity_included
 from ..scoping import ByLinkedAttribute, Unscoped
-from .attributes import CLIENT_SORTS, optional_text, required_text, text
+from .attributes import CLIENT_SORTS, required_text, text
 from .nested import attributes, property_info
 
 BASIC = PropertySort.BASIC.value
@@ -76,7 +76,7 @@ class PropertySchema(Schema):
     sort = Choice(SORTS, required=False, missing=colander.drop)
     auto_add = Boolean(missing=colander.drop)
     language = language_field()
-    code = optional_text()
+    code = OptionalText()
 
 
 class FormulaSchema(Schema):
@@ -243,7 +243,7 @@ class SingularitySchema(Schema):
     priority = Integer()
     property_att = Integer()
     language = language_field()
-    code = optional_text()
+    code = OptionalText()
     included_attributes = IdList(missing=colander.drop)
     excluded_attributes = IdList(missing=colander.drop)
 
