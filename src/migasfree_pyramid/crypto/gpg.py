@@ -260,19 +260,28 @@ class Signer:
         self.sign([SignRequest(src, dst, "armor" if armor else "binary")])
 
     def sign(self, requests: list[SignRequest]) -> None:
-        """Make several signatures at once (in parallel: each gpg call is mostly waiting for
-        process start-up and the agent). Outputs replace existing files atomically."""
+        """Make several signatures: the first alone, the others in parallel (each gpg call is
+        mostly waiting for process start-up and the agent). Outputs replace existing files
+        atomically.
+
+        The first call alone gets the agent going with the key: two calls that were the first
+        to use a freshly imported key failed now and then ("signing failed: Invalid value",
+        seen about once in ten test runs); after one signature, parallel calls are safe."""
         fingerprint = self.fingerprint
         for request in requests:
             if request.mode not in _MODES:
                 raise ValueError(f"unknown signature mode {request.mode!r}")
+        if not requests:
+            return
+        first, *others = requests
         with _locked(self.home):
-            if len(requests) == 1:
-                self._sign_one(fingerprint, requests[0])
-                return
-            with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-                for future in [pool.submit(self._sign_one, fingerprint, r) for r in requests]:
-                    future.result()
+            self._sign_one(fingerprint, first)
+            if len(others) == 1:
+                self._sign_one(fingerprint, others[0])
+            elif others:
+                with ThreadPoolExecutor(max_workers=len(others)) as pool:
+                    for future in [pool.submit(self._sign_one, fingerprint, r) for r in others]:
+                        future.result()
 
     def _sign_one(self, fingerprint: str, request: SignRequest) -> None:
         tmp = f"{request.dst}.tmp-{os.getpid()}-{id(request)}"
