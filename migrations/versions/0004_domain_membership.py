@@ -53,6 +53,21 @@ def members(owner: str, where: str) -> str:
             WHERE exc.{owner}_id = inc.{owner}_id AND other.computer_id = link.computer_id)"""
 
 
+def refresh(owner: str, kept: str, wanted: str, sqlite: bool = False) -> str:
+    """Statements that make ``core_<owner>_computers`` right for the rows the condition
+    ``kept`` selects (``wanted`` is the same condition in ``members``' terms). Only what changed
+    is written: a stale row deleted, a missing one inserted; a row that still holds is left
+    alone, so the triggers on the table (migration 0005) see real changes only."""
+    table = f"core_{owner}_computers"
+    still = f"link.computer_id = {table}.computer_id AND inc.{owner}_id = {table}.{owner}_id"
+    insert = "INSERT OR IGNORE INTO" if sqlite else "INSERT INTO"
+    conflict = "" if sqlite else " ON CONFLICT DO NOTHING"
+    return (
+        f"DELETE FROM {table} WHERE {kept} AND NOT EXISTS ({members(owner, still)});"
+        f" {insert} {table} ({owner}_id, computer_id) {members(owner, wanted)}{conflict};"
+    )
+
+
 def rules(owner: str) -> tuple[str, str]:
     return f"core_{owner}_included_attributes", f"core_{owner}_excluded_attributes"
 
@@ -72,24 +87,15 @@ def postgresql_functions() -> list[tuple[str, str]]:
     functions = []
     for owner in OWNERS:
         table = f"core_{owner}_computers"
-        by_computer = members(owner, "link.computer_id = ANY(ids)")
-        by_owner = members(owner, f"inc.{owner}_id = ANY(ids)")
+        by_computer = refresh(owner, "computer_id = ANY(ids)", "link.computer_id = ANY(ids)")
+        by_owner = refresh(owner, f"{owner}_id = ANY(ids)", f"inc.{owner}_id = ANY(ids)")
         functions += [
-            (
-                f"{table}_of_computers(ids integer[]) RETURNS void",
-                f"""BEGIN
-                    DELETE FROM {table} WHERE computer_id = ANY(ids);
-                    INSERT INTO {table} ({owner}_id, computer_id) {by_computer}
-                    ON CONFLICT DO NOTHING;
-                END""",
-            ),
+            (f"{table}_of_computers(ids integer[]) RETURNS void", f"BEGIN {by_computer} END"),
             (
                 f"{table}_of_owners(ids integer[]) RETURNS void",
                 f"""BEGIN
                     LOCK TABLE client_computer, {LINKS} IN SHARE MODE;
-                    DELETE FROM {table} WHERE {owner}_id = ANY(ids);
-                    INSERT INTO {table} ({owner}_id, computer_id) {by_owner}
-                    ON CONFLICT DO NOTHING;
+                    {by_owner}
                 END""",
             ),
             (
@@ -148,29 +154,24 @@ def postgresql_ddl() -> list[str]:
 
 
 def sqlite_ddl() -> list[str]:
-    def refresh(owner: str, column: str, value: str) -> str:
-        table = f"core_{owner}_computers"
+    def refresh_sqlite(owner: str, column: str, value: str) -> str:
         alias = "link" if column == "computer_id" else "inc"
-        return (
-            f"DELETE FROM {table} WHERE {column} = {value};"
-            f" INSERT OR IGNORE INTO {table} ({owner}_id, computer_id)"
-            f" {members(owner, f'{alias}.{column} = {value}')};"
-        )
+        return refresh(owner, f"{column} = {value}", f"{alias}.{column} = {value}", sqlite=True)
 
     statements = []
     for name, table, event, rows in triggers():
         if table == "client_computer":
-            body = " ".join(refresh(owner, "computer_id", "NEW.id") for owner in OWNERS)
+            body = " ".join(refresh_sqlite(owner, "computer_id", "NEW.id") for owner in OWNERS)
             statements.append(
                 f"CREATE TRIGGER {name} AFTER UPDATE OF status ON {table} FOR EACH ROW"
                 f" WHEN OLD.status IS NOT NEW.status BEGIN {body} END"
             )
             continue
         if table == LINKS:
-            body = " ".join(refresh(o, "computer_id", f"{rows}.computer_id") for o in OWNERS)
+            body = " ".join(refresh_sqlite(o, "computer_id", f"{rows}.computer_id") for o in OWNERS)
         else:
             owner = table.split("_")[1]
-            body = refresh(owner, f"{owner}_id", f"{rows}.{owner}_id")
+            body = refresh_sqlite(owner, f"{owner}_id", f"{rows}.{owner}_id")
         statements.append(
             f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN {body} END"
         )

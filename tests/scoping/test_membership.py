@@ -210,3 +210,22 @@ def test_unproductive_computers_are_in_no_domain(dbsession, status):
     make.computer(sync_attributes=[attribute], status=status)
     dbsession.flush()
     assert stored(dbsession, domain_computers) == set()
+
+
+def test_a_membership_that_still_holds_is_not_rewritten(dbsession):
+    """A link that changes nothing for the domains leaves their rows alone (same physical row),
+    so the triggers watching the membership (domain attributes) have nothing to redo."""
+    from sqlalchemy import text
+
+    make = Factory(dbsession)
+    included, other = make.attribute(value="IN"), make.attribute(value="OTHER")
+    make.domain(included=[included])
+    computer = make.computer(sync_attributes=[included])
+    dbsession.flush()
+    where = {"id": computer.id}
+    row = text("SELECT ctid FROM core_domain_computers WHERE computer_id = :id")
+    before = dbsession.execute(row, where).scalar_one()
+    computer.sync_attributes.append(other)
+    dbsession.flush()
+    assert dbsession.execute(row, where).scalar_one() == before
+    check(dbsession)
