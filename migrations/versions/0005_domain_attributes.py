@@ -71,12 +71,11 @@ def refresh_pairs(pairs: str) -> str:
           AND {holds("pair.domain_id", "pair.attribute_id")}"""
 
 
-# PostgreSQL: the pairs as two arrays (domain ids, attribute ids) zipped by unnest.
-POSTGRESQL_PAIRS = "SELECT * FROM unnest(domains, attributes) AS p(domain_id, attribute_id)"
-MEMBERSHIP_PAIRS = f"""SELECT array_agg(pair.domain_id), array_agg(pair.attribute_id)
-    INTO domains, attributes FROM (
-        SELECT DISTINCT changed.domain_id, link.attribute_id
-        FROM changed JOIN {LINKS} AS link ON link.computer_id = changed.computer_id) AS pair"""
+def member_pairs(changed: str) -> str:
+    """The pairs of changed memberships: the domain with each attribute of the computer."""
+    return f"""
+        SELECT DISTINCT changed.domain_id, link.attribute_id FROM {changed} AS changed
+        JOIN {LINKS} AS link ON link.computer_id = changed.computer_id"""
 
 
 def link_pairs(changed: str) -> str:
@@ -90,65 +89,57 @@ def link_pairs(changed: str) -> str:
         JOIN {MEMBERS} AS member ON member.computer_id = changed.computer_id"""
 
 
+def tag_pairs(changed: str) -> str:
+    """The pairs of changed tags: themselves."""
+    return f"SELECT changed.domain_id, changed.attribute_id FROM {changed} AS changed"
+
+
+# What each trigger watches: (name, table, the table's columns, the pairs its changes touch).
+WATCHED = (
+    ("members", MEMBERS, ("domain_id", "computer_id"), member_pairs),
+    ("links", LINKS, ("computer_id", "attribute_id"), link_pairs),
+    ("tags", TAGS, ("domain_id", "attribute_id"), tag_pairs),
+)
+EVENTS = (("INSERT", "NEW"), ("DELETE", "OLD"))
+
+# PostgreSQL: the pairs as two arrays (domain ids, attribute ids) zipped by unnest.
+POSTGRESQL_PAIRS = "SELECT * FROM unnest(domains, attributes) AS p(domain_id, attribute_id)"
 POSTGRESQL = [
     f"""CREATE FUNCTION {TABLE}_of_pairs(domains integer[], attributes integer[])
     RETURNS void LANGUAGE plpgsql AS $$
     BEGIN {refresh_pairs(POSTGRESQL_PAIRS)} ON CONFLICT DO NOTHING; END $$""",
-    f"""CREATE FUNCTION {TABLE}_members_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE domains integer[]; attributes integer[];
-    BEGIN
-        {MEMBERSHIP_PAIRS};
-        IF domains IS NOT NULL THEN PERFORM {TABLE}_of_pairs(domains, attributes); END IF;
-        RETURN NULL;
-    END $$""",
-    f"""CREATE FUNCTION {TABLE}_tags_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE domains integer[]; attributes integer[];
-    BEGIN
-        SELECT array_agg(domain_id), array_agg(attribute_id) INTO domains, attributes FROM changed;
-        IF domains IS NOT NULL THEN PERFORM {TABLE}_of_pairs(domains, attributes); END IF;
-        RETURN NULL;
-    END $$""",
-    f"""CREATE FUNCTION {TABLE}_links_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE domains integer[]; attributes integer[];
-    BEGIN
-        SELECT array_agg(pair.domain_id), array_agg(pair.attribute_id) INTO domains, attributes
-        FROM ({link_pairs("changed")}) AS pair;
-        IF domains IS NOT NULL THEN PERFORM {TABLE}_of_pairs(domains, attributes); END IF;
-        RETURN NULL;
-    END $$""",
+    *(
+        f"""CREATE FUNCTION {TABLE}_{what}_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE domains integer[]; attributes integer[];
+        BEGIN
+            SELECT array_agg(pair.domain_id), array_agg(pair.attribute_id)
+            INTO domains, attributes FROM ({pairs("changed")}) AS pair;
+            IF domains IS NOT NULL THEN PERFORM {TABLE}_of_pairs(domains, attributes); END IF;
+            RETURN NULL;
+        END $$"""
+        for what, _, _, pairs in WATCHED
+    ),
     *(
         f"""CREATE TRIGGER {table}_{event.lower()}_attributes AFTER {event} ON {table}
         REFERENCING {rows} TABLE AS changed FOR EACH STATEMENT
         EXECUTE FUNCTION {TABLE}_{what}_changed()"""
-        for table, what in ((MEMBERS, "members"), (LINKS, "links"), (TAGS, "tags"))
-        for event, rows in (("INSERT", "NEW"), ("DELETE", "OLD"))
+        for what, table, _, _ in WATCHED
+        for event, rows in EVENTS
     ),
 ]
 
 
 def sqlite_ddl() -> list[str]:
-    # SQLite has row triggers only: the changed row stands for the transition table.
+    """SQLite has row triggers only: the changed row, as a one-row table, stands for the
+    transition table."""
     statements = []
-    for event, row in (("INSERT", "NEW"), ("DELETE", "OLD")):
-        pairs = (
-            f"SELECT {row}.domain_id AS domain_id, link.attribute_id AS attribute_id"
-            f" FROM {LINKS} AS link WHERE link.computer_id = {row}.computer_id"
-        )
-        statements.append(
-            f"CREATE TRIGGER {MEMBERS}_{event.lower()}_attributes AFTER {event} ON {MEMBERS}"
-            f" FOR EACH ROW BEGIN {sqlite_refresh(pairs)}; END"
-        )
-        # The changed row as a one-row table, for the pairs of a changed link.
-        changed = f"(SELECT {row}.computer_id AS computer_id, {row}.attribute_id AS attribute_id)"
-        statements.append(
-            f"CREATE TRIGGER {LINKS}_{event.lower()}_attributes AFTER {event} ON {LINKS}"
-            f" FOR EACH ROW BEGIN {sqlite_refresh(link_pairs(changed))}; END"
-        )
-        pair = f"SELECT {row}.domain_id AS domain_id, {row}.attribute_id AS attribute_id"
-        statements.append(
-            f"CREATE TRIGGER {TAGS}_{event.lower()}_attributes AFTER {event} ON {TAGS}"
-            f" FOR EACH ROW BEGIN {sqlite_refresh(pair)}; END"
-        )
+    for _, table, columns, pairs in WATCHED:
+        for event, row in EVENTS:
+            changed = "(SELECT " + ", ".join(f"{row}.{c} AS {c}" for c in columns) + ")"
+            statements.append(
+                f"CREATE TRIGGER {table}_{event.lower()}_attributes AFTER {event} ON {table}"
+                f" FOR EACH ROW BEGIN {sqlite_refresh(pairs(changed))}; END"
+            )
     return statements
 
 
@@ -196,14 +187,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
-    for table in (MEMBERS, LINKS, TAGS):
-        for event in ("insert", "delete"):
-            name = f"{table}_{event}_attributes"
+    for what, table, _, _ in WATCHED:
+        for event, _ in EVENTS:
+            name = f"{table}_{event.lower()}_attributes"
             op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if postgresql else ""))
+        if postgresql:
+            op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_{what}_changed()")
     if postgresql:
-        op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_tags_changed()")
-        op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_links_changed()")
-        op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_members_changed()")
         op.execute(f"DROP FUNCTION IF EXISTS {TABLE}_of_pairs(integer[], integer[])")
     op.drop_index(f"ix_{TABLE}_attribute_id", table_name=TABLE)
     op.drop_table(TABLE)
