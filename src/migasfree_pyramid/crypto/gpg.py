@@ -276,9 +276,7 @@ class Signer:
         first, *others = requests
         with _locked(self.home):
             self._sign_one(fingerprint, first)
-            if len(others) == 1:
-                self._sign_one(fingerprint, others[0])
-            elif others:
+            if others:
                 with ThreadPoolExecutor(max_workers=len(others)) as pool:
                     for future in [pool.submit(self._sign_one, fingerprint, r) for r in others]:
                         future.result()
